@@ -1,0 +1,7 @@
+"""``python -m elfdeps``."""
+
+import sys
+
+from elfdeps.cli import main
+
+sys.exit(main())

@@ -1,0 +1,232 @@
+"""The command line: the only place that reads argv, the environment and the tty, prints, and turns
+outcomes into an exit code (DESIGN.md §4): 0 all found, 1 problems found, 2 usage or input error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TextIO
+
+from elfdeps import __version__
+from elfdeps.errors import ElfdepsError, InputError, UsageError
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(f"{message} (see 'elfdeps {self.prog.split()[-1]} --help')")
+
+
+def _add_resolution_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("resolution (what the analysed program would be started with)")
+    group.add_argument(
+        "--root", metavar="DIR", help="analyse a sysroot: its ld.so.cache, ld.so.conf, default dirs"
+    )
+    group.add_argument(
+        "--ld-library-path", metavar="PATHS", help="LD_LIBRARY_PATH (default: the environment's)"
+    )
+    group.add_argument("--preload", metavar="LIBS", help="LD_PRELOAD (default: the environment's)")
+    group.add_argument(
+        "--no-env", action="store_true", help="ignore LD_LIBRARY_PATH/LD_PRELOAD of this environment"
+    )
+    group.add_argument("--secure", action="store_true", help="setuid semantics (AT_SECURE)")
+    group.add_argument(
+        "--inhibit-cache", action="store_true", help="ignore ld.so.cache (ld.so --inhibit-cache)"
+    )
+    group.add_argument("--platform", metavar="P", help="value of $PLATFORM (default: from this CPU)")
+    group.add_argument("--lib", metavar="L", help="value of $LIB (default: from the target's layout)")
+    group.add_argument("--default-dirs", metavar="D1:D2", help="the loader's system directories")
+    group.add_argument(
+        "--hwcaps", metavar="A:B", help="active glibc-hwcaps subdirectories, best first ('' for none)"
+    )
+    group.add_argument("--glibc", metavar="X.Y", help="target glibc version (default: read from its ld.so)")
+    group.add_argument("--no-preload-file", action="store_true", help="ignore the root's /etc/ld.so.preload")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="elfdeps",
+        description="What an ELF program will load, from where, why, and what will break (never running it).",
+    )
+    parser.add_argument("--version", action="version", version=f"elfdeps {__version__}")
+    parser.add_argument(
+        "--traceback", action="store_true", help="show the Python traceback of internal errors"
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    listing = commands.add_parser("list", help="ldd-compatible flat list in load order (never runs FILE)")
+    listing.add_argument("file", metavar="FILE")
+    listing.add_argument("--json", action="store_true", help="one JSON object (schema_version 1) on stdout")
+    _add_resolution_options(listing)
+
+    tree = commands.add_parser("tree", help="dependency tree: how each library was found, what was tried")
+    tree.add_argument("files", metavar="FILE", nargs="+")
+    tree.add_argument("--json", action="store_true", help="one JSON object (schema_version 1) on stdout")
+    tree.add_argument("-a", "--all", action="store_true", help="repeat subtrees already shown")
+    _add_resolution_options(tree)
+    for sub in (listing, tree):
+        sub.add_argument("--traceback", action="store_true", help=argparse.SUPPRESS)
+    return parser
+
+
+def _glibc_version(text: str | None) -> tuple[int, int] | None:
+    if text is None:
+        return None
+    try:
+        major, minor = text.split(".")[:2]
+        return int(major), int(minor)
+    except ValueError as error:
+        raise UsageError(f"--glibc wants a version like 2.36, not {text!r}") from error
+
+
+def _loader_env(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from elfdeps.loader.environment import LoaderEnv
+
+    if args.root is not None and not os.path.isdir(args.root):
+        raise InputError(f"{args.root}: --root is not a directory")
+    environ = {} if args.no_env else os.environ
+    llp = args.ld_library_path if args.ld_library_path is not None else environ.get("LD_LIBRARY_PATH")
+    preload = args.preload if args.preload is not None else environ.get("LD_PRELOAD")
+    split = lambda value: tuple(part for part in value.split(":") if part) if value is not None else None  # noqa: E731
+    return LoaderEnv(
+        ld_library_path=llp,
+        preload=preload,
+        root=args.root,
+        cwd=os.getcwd(),
+        secure=args.secure,
+        inhibit_cache=args.inhibit_cache,
+        platform=args.platform,
+        lib=args.lib,
+        default_dirs=split(args.default_dirs),
+        hwcaps_subdirs=split(args.hwcaps),
+        glibc_version=_glibc_version(args.glibc),
+        read_preload_file=not args.no_preload_file,
+    )
+
+
+def _main_path(path: str, root: str | None) -> str:
+    """FILE as the target sees it: under --root, a path inside the root (the root's prefix is dropped)."""
+    if root is None:
+        return path
+    absolute_root = os.path.abspath(root)
+    absolute = os.path.abspath(path)
+    if absolute == absolute_root or absolute.startswith(absolute_root + os.sep):
+        return "/" + os.path.relpath(absolute, absolute_root).lstrip("./")
+    return path if path.startswith("/") else "/" + path
+
+
+def _use_colour(stream: TextIO) -> bool:
+    return stream.isatty() and "NO_COLOR" not in os.environ
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    """What a command found; ``exit_code`` is the one place exit codes are computed."""
+
+    problems: bool
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_PROBLEMS if self.problems else EXIT_OK
+
+
+def _command_list(args: argparse.Namespace, out: TextIO, err: TextIO) -> _Outcome:
+    from elfdeps.loader.graph import emulate
+    from elfdeps.render.text import render_list
+
+    env = _loader_env(args)
+    result = emulate(_main_path(args.file, args.root), env)
+    if args.json:
+        from elfdeps.elf.cache import FileCache
+        from elfdeps.loader.nearby import explain_missing
+        from elfdeps.render.jsonreport import write_report
+
+        write_report("list", [explain_missing(result, FileCache())], out)
+    else:
+        render_list(result, out)
+    _report_errors(result, err)
+    return _Outcome(problems=not result.ok)
+
+
+def _command_tree(args: argparse.Namespace, out: TextIO, err: TextIO) -> _Outcome:
+    from elfdeps.elf.cache import FileCache
+    from elfdeps.loader.graph import emulate
+    from elfdeps.loader.nearby import explain_missing
+    from elfdeps.render.text import Palette, render_tree
+
+    env = _loader_env(args)
+    files = FileCache()
+    results = []
+    for path in args.files:
+        result = emulate(_main_path(path, args.root), env, files, check_shadowing=True)
+        results.append(explain_missing(result, files))
+    if args.json:
+        from elfdeps.render.jsonreport import write_report
+
+        write_report("tree", results, out)
+    else:
+        palette = Palette(_use_colour(out))
+        for result in results:
+            render_tree(result, out, palette, show_all=args.all)
+    for result in results:
+        if result.error is not None:
+            _report_errors(result, err)
+    return _Outcome(problems=any(not result.ok for result in results))
+
+
+def _report_errors(result, err: TextIO) -> None:  # type: ignore[no-untyped-def]
+    if result.error is not None:
+        error = result.error
+        err.write(f"elfdeps: {result.main_path}: the loader would stop: {error.name}: {error.message}\n")
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    err = err or sys.stderr
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    traceback_wanted = "--traceback" in arguments
+    try:
+        args = _parser().parse_args(arguments)
+        if args.command is None:
+            raise UsageError("a command is needed: list or tree (see 'elfdeps --help')")
+        command = {"list": _command_list, "tree": _command_tree}[args.command]
+        outcome = command(args, out, err)
+        out.flush()
+        return outcome.exit_code
+    except UsageError as error:
+        err.write(f"elfdeps: {error}\n")
+        return EXIT_USAGE
+    except ElfdepsError as error:
+        err.write(f"elfdeps: {error}\n")
+        return EXIT_USAGE
+    except BrokenPipeError:
+        # `elfdeps tree big | head`: the reader left; say nothing (and keep Python from complaining).
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
+    except KeyboardInterrupt:
+        err.write("elfdeps: interrupted\n")
+        return 130
+    except RecursionError as error:  # pragma: no cover - defensive
+        return _internal(error, traceback_wanted, err)
+    except Exception as error:
+        return _internal(error, traceback_wanted, err)
+
+
+def _internal(error: BaseException, traceback_wanted: bool, err: TextIO) -> int:
+    if traceback_wanted:
+        import traceback
+
+        traceback.print_exception(error, file=err)
+    else:
+        err.write(
+            f"elfdeps: internal error: {type(error).__name__}: {error} (run with --traceback for details)\n"
+        )
+    return EXIT_INTERNAL

@@ -1,0 +1,229 @@
+"""The dynamic symbol table (.dynsym) with its version tables (versym, verneed, verdef), located
+through the dynamic segment as ld.so does: DT_SYMTAB, DT_HASH/DT_GNU_HASH for the count, DT_VERSYM,
+DT_VERNEED(NUM), DT_VERDEF(NUM). Mirrors glibc elf/dl-lookup.c and elf/dl-version.c's view of a file.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from elfdeps.elf import constants as C
+from elfdeps.errors import ElfFormatError
+
+if TYPE_CHECKING:
+    from elfdeps.elf.reader import ElfFile
+
+__all__ = ["DynamicSymbols", "Symbol", "VersionDefinition", "VersionNeed", "VersionRequirement"]
+
+VERSYM_HIDDEN = 0x8000
+VER_FLG_BASE = 0x1
+VER_FLG_WEAK = 0x2
+MAX_SYMBOLS = 1 << 24  # bounds a hostile hash table
+
+
+@dataclass(frozen=True, slots=True)
+class Symbol:
+    name: bytes
+    value: int
+    size: int
+    bind: int  # STB_*
+    type: int  # STT_*
+    visibility: int  # STV_*
+    shndx: int
+    version_index: int  # versym & 0x7fff; 0/1 = unversioned; -1 = the file has no versym table
+    hidden_version: bool  # versym bit 0x8000
+
+    @property
+    def is_defined(self) -> bool:
+        return self.shndx != C.SHN_UNDEF
+
+
+@dataclass(frozen=True, slots=True)
+class VersionDefinition:
+    index: int
+    flags: int
+    hash: int
+    name: bytes
+    parents: tuple[bytes, ...]
+
+    @property
+    def is_base(self) -> bool:
+        return bool(self.flags & VER_FLG_BASE)
+
+
+@dataclass(frozen=True, slots=True)
+class VersionRequirement:
+    name: bytes
+    hash: int
+    flags: int
+    index: int  # vna_other: the versym index that refers to it (bit 0x8000 = hidden)
+
+    @property
+    def is_weak(self) -> bool:
+        return bool(self.flags & VER_FLG_WEAK)
+
+
+@dataclass(frozen=True, slots=True)
+class VersionNeed:
+    file: bytes
+    versions: tuple[VersionRequirement, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class DynamicSymbols:
+    symbols: tuple[Symbol, ...]  # index 0 is the null symbol, as in the file
+    definitions: tuple[VersionDefinition, ...]
+    needs: tuple[VersionNeed, ...]
+    has_versym: bool
+
+    def version_name(self, index: int) -> bytes | None:
+        """Name of a version index, from the file's own verdef or verneed entries."""
+        for definition in self.definitions:
+            if definition.index == index:
+                return definition.name
+        for need in self.needs:
+            for requirement in need.versions:
+                if requirement.index & 0x7FFF == index:
+                    return requirement.name
+        return None
+
+
+def _offset(elf: ElfFile, addr: int, what: str) -> int:
+    offset = elf.vaddr_to_offset(addr)
+    if offset is None:
+        raise ElfFormatError(f"{elf.path}: {what} address {addr:#x} is not inside a PT_LOAD segment")
+    return offset
+
+
+def _symbol_count(elf: ElfFile) -> int:
+    """Number of .dynsym entries: DT_HASH's nchain, else the highest index reachable in DT_GNU_HASH."""
+    dynamic = elf.dynamic
+    assert dynamic is not None
+    hash_addr = dynamic.value(C.DT_HASH)
+    if hash_addr is not None:
+        (_nbucket, nchain) = elf.unpack_from("II", _offset(elf, hash_addr, "DT_HASH"), "DT_HASH")
+        return min(nchain, MAX_SYMBOLS)
+    gnu_addr = dynamic.value(C.DT_GNU_HASH)
+    if gnu_addr is not None:
+        base = _offset(elf, gnu_addr, "DT_GNU_HASH")
+        nbuckets, symoffset, bloom_size, _shift = elf.unpack_from("IIII", base, "DT_GNU_HASH")
+        if nbuckets > MAX_SYMBOLS or bloom_size > MAX_SYMBOLS:
+            raise ElfFormatError(f"{elf.path}: DT_GNU_HASH header is implausible")
+        buckets_at = base + 16 + bloom_size * (8 if elf.is_64 else 4)
+        buckets = elf.unpack_from(f"{nbuckets}I", buckets_at, "DT_GNU_HASH buckets")
+        highest = max(buckets, default=0)
+        if highest < symoffset:
+            return symoffset
+        chains_at = buckets_at + 4 * nbuckets
+        index = highest
+        while index < MAX_SYMBOLS:
+            (chain,) = elf.unpack_from("I", chains_at + 4 * (index - symoffset), "DT_GNU_HASH chain")
+            if chain & 1:
+                return index + 1
+            index += 1
+        raise ElfFormatError(f"{elf.path}: DT_GNU_HASH chain does not terminate")
+    for section in elf.sections:  # no hash table at all: fall back to the section header
+        if section.name == b".dynsym" and section.entsize:
+            return section.size // section.entsize
+    return 0
+
+
+def _read_definitions(elf: ElfFile) -> tuple[VersionDefinition, ...]:
+    dynamic = elf.dynamic
+    assert dynamic is not None
+    addr, count = dynamic.value(C.DT_VERDEF), dynamic.value(C.DT_VERDEFNUM)
+    if addr is None or not count:
+        return ()
+    definitions = []
+    at = _offset(elf, addr, "DT_VERDEF")
+    for _ in range(min(count, 1 << 16)):
+        _version, flags, index, aux_count, vd_hash, aux, next_ = elf.unpack_from("HHHHIII", at, "verdef")
+        names = []
+        aux_at = at + aux
+        for _aux in range(min(aux_count, 1 << 16)):
+            name_index, aux_next = elf.unpack_from("II", aux_at, "verdaux")
+            names.append(elf.dynamic_string(name_index, "verdaux"))
+            if not aux_next:
+                break
+            aux_at += aux_next
+        if names:
+            definitions.append(VersionDefinition(index, flags, vd_hash, names[0], tuple(names[1:])))
+        if not next_:
+            break
+        at += next_
+    return tuple(definitions)
+
+
+def _read_needs(elf: ElfFile) -> tuple[VersionNeed, ...]:
+    dynamic = elf.dynamic
+    assert dynamic is not None
+    addr, count = dynamic.value(C.DT_VERNEED), dynamic.value(C.DT_VERNEEDNUM)
+    if addr is None or not count:
+        return ()
+    needs = []
+    at = _offset(elf, addr, "DT_VERNEED")
+    for _ in range(min(count, 1 << 16)):
+        _version, aux_count, file_index, aux, next_ = elf.unpack_from("HHIII", at, "verneed")
+        requirements = []
+        aux_at = at + aux
+        for _aux in range(min(aux_count, 1 << 16)):
+            vna_hash, vna_flags, vna_other, name_index, aux_next = elf.unpack_from("IHHII", aux_at, "vernaux")
+            requirements.append(
+                VersionRequirement(elf.dynamic_string(name_index, "vernaux"), vna_hash, vna_flags, vna_other)
+            )
+            if not aux_next:
+                break
+            aux_at += aux_next
+        needs.append(VersionNeed(elf.dynamic_string(file_index, "verneed"), tuple(requirements)))
+        if not next_:
+            break
+        at += next_
+    return tuple(needs)
+
+
+def read_dynamic_symbols(elf: ElfFile) -> DynamicSymbols:
+    """Parse .dynsym and its version tables; a file without a dynamic segment has none."""
+    dynamic = elf.dynamic
+    if dynamic is None:
+        return DynamicSymbols((), (), (), has_versym=False)
+    symtab_addr = dynamic.value(C.DT_SYMTAB)
+    count = _symbol_count(elf) if symtab_addr is not None else 0
+    entry_size = 24 if elf.is_64 else 16
+    symbols: list[Symbol] = []
+    versym_addr = dynamic.value(C.DT_VERSYM)
+    versyms: tuple[int, ...] | None = None
+    if count:
+        symtab_at = _offset(elf, symtab_addr, "DT_SYMTAB")
+        elf.unpack_from(f"{entry_size * count}x", symtab_at, "the dynamic symbol table")  # bounds check
+        if versym_addr is not None:
+            versyms = elf.unpack_from(f"{count}H", _offset(elf, versym_addr, "DT_VERSYM"), "DT_VERSYM")
+        raw = elf.data[symtab_at : symtab_at + entry_size * count]
+        fmt = elf.byte_order + ("IBBHQQ" if elf.is_64 else "IIIBBH")
+        name_of = elf.dynamic_string
+        for index, fields in enumerate(struct.iter_unpack(fmt, raw)):
+            if elf.is_64:
+                name_index, info, other, shndx, value, size = fields
+            else:
+                name_index, value, size, info, other, shndx = fields
+            versym = versyms[index] if versyms is not None else -1
+            symbols.append(
+                Symbol(
+                    name=name_of(name_index, "symbol name") if name_index else b"",
+                    value=value,
+                    size=size,
+                    bind=info >> 4,
+                    type=info & 0xF,
+                    visibility=other & 0x3,
+                    shndx=shndx,
+                    version_index=versym & 0x7FFF if versym >= 0 else -1,
+                    hidden_version=versym >= 0 and bool(versym & VERSYM_HIDDEN),
+                )
+            )
+    return DynamicSymbols(
+        symbols=tuple(symbols),
+        definitions=_read_definitions(elf),
+        needs=_read_needs(elf),
+        has_versym=versyms is not None,
+    )

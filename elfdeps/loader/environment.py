@@ -1,0 +1,159 @@
+"""The explicit inputs of one loader emulation (STYLE.md §5): what the user's environment gives the
+analysed program, and the facts of the target system (default dirs, $LIB, $PLATFORM, hwcaps, cache).
+
+The CLI builds a ``LoaderEnv`` once; ``describe_target`` derives the ``TargetSystem`` from the analysed
+file's class/machine and the (sys)root. Search code never reads ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from elfdeps.elf import constants as C
+from elfdeps.loader import hwcaps
+from elfdeps.loader.fs import RootFS
+from elfdeps.loader.ldcache import LdCache, read_ld_cache
+from elfdeps.loader.ldconf import read_ld_so_conf
+
+__all__ = ["LoaderEnv", "TargetSystem", "describe_target"]
+
+
+@dataclass(frozen=True, slots=True)
+class LoaderEnv:
+    """What the analysed program would be started with. ``None`` means "not set"."""
+
+    ld_library_path: str | None = None
+    preload: str | None = None
+    root: str | None = None
+    cwd: str = "/"
+    secure: bool = False
+    inhibit_cache: bool = False
+    platform: str | None = None  # override of $PLATFORM
+    lib: str | None = None  # override of $LIB
+    default_dirs: tuple[str, ...] | None = None
+    hwcaps_subdirs: tuple[str, ...] | None = None  # active glibc-hwcaps names, best first
+    glibc_version: tuple[int, int] | None = None
+    read_preload_file: bool = True  # /etc/ld.so.preload of the root
+
+
+# (e_machine, ELF class) -> Debian multiarch tuple, default interpreter, ld.so.cache flags it accepts.
+@dataclass(frozen=True, slots=True)
+class _Abi:
+    triple: str
+    interpreter: str
+    cache_flags: tuple[int, ...]
+    lib64: bool
+
+
+_ABIS: dict[tuple[int, int], _Abi] = {
+    (C.EM_X86_64, 64): _Abi("x86_64-linux-gnu", "/lib64/ld-linux-x86-64.so.2", (0x0303,), True),
+    (C.EM_X86_64, 32): _Abi("x86_64-linux-gnux32", "/libx32/ld-linux-x32.so.2", (0x0803,), False),
+    (C.EM_386, 32): _Abi("i386-linux-gnu", "/lib/ld-linux.so.2", (0x0003, 0x0001), False),
+    (C.EM_AARCH64, 64): _Abi("aarch64-linux-gnu", "/lib/ld-linux-aarch64.so.1", (0x0A03,), True),
+    (40, 32): _Abi("arm-linux-gnueabihf", "/lib/ld-linux-armhf.so.3", (0x0903, 0x0003), False),
+    (21, 64): _Abi("powerpc64le-linux-gnu", "/lib64/ld64.so.2", (0x0503,), True),
+    (22, 64): _Abi("s390x-linux-gnu", "/lib/ld64.so.1", (0x0403,), True),
+    (243, 64): _Abi("riscv64-linux-gnu", "/lib/ld-linux-riscv64-lp64d.so.1", (0x1003, 0x0F03), True),
+}
+_FALLBACK_ABI = _Abi("", "", (0x0003,), False)
+
+
+@dataclass(frozen=True, slots=True)
+class TargetSystem:
+    """Facts of the system the analysed program runs on (the host, or a --root sysroot)."""
+
+    fs: RootFS
+    elf_class: int  # 32 / 64
+    machine: int
+    byte_order: str
+    default_dirs: tuple[str, ...]  # each ends in "/"
+    dst_lib: str
+    platform: str
+    hwcaps_subdirs: tuple[str, ...]  # "glibc-hwcaps/x86-64-v3/" ... best first
+    legacy_subdirs: tuple[str, ...]  # glibc 2.36 only: "tls/x86_64/", ...
+    default_interpreter: str
+    cache: LdCache | None
+    cache_source: str  # "ld.so.cache", "ld.so.conf (no cache file)", "none"
+    cache_flags: tuple[int, ...]
+    glibc_version: tuple[int, int] | None
+    conf_dirs: tuple[str, ...] = field(default=())
+
+    @property
+    def probe_prefixes(self) -> tuple[str, ...]:
+        """Subdirectory prefixes tried in every search directory, in order; "" is the directory itself."""
+        return (*self.hwcaps_subdirs, *self.legacy_subdirs, "")
+
+
+_GLIBC_VERSION = re.compile(rb"release version (\d+)\.(\d+)")
+
+
+def _glibc_version(fs: RootFS, interpreter: str) -> tuple[int, int] | None:
+    """The target glibc's version from the version banner compiled into its ld.so (never run)."""
+    host = fs.host_path(interpreter)
+    try:
+        with open(host, "rb") as handle:
+            data = handle.read(8 << 20)
+    except OSError:
+        return None
+    match = _GLIBC_VERSION.search(data)
+    return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+def describe_target(env: LoaderEnv, elf_class: int, machine: int, byte_order: str) -> TargetSystem:
+    """Derive the target's loader facts; every value can be overridden through ``env``."""
+    fs = RootFS(env.root)
+    abi = _ABIS.get((machine, elf_class), _FALLBACK_ABI)
+    debian = bool(abi.triple) and (
+        fs.is_directory(f"/lib/{abi.triple}") or fs.is_directory(f"/usr/lib/{abi.triple}")
+    )
+    if env.default_dirs is not None:
+        dirs = env.default_dirs
+    elif debian:
+        dirs = (f"/lib/{abi.triple}", f"/usr/lib/{abi.triple}", "/lib", "/usr/lib")
+    elif abi.lib64:
+        dirs = ("/lib64", "/usr/lib64")
+    else:
+        dirs = ("/lib", "/usr/lib")
+    dst_lib = env.lib or (f"lib/{abi.triple}" if debian else ("lib64" if abi.lib64 else "lib"))
+    version = env.glibc_version
+    if version is None and abi.interpreter:
+        version = _glibc_version(fs, abi.interpreter)
+    cpu = hwcaps.read_cpu()  # a sysroot is analysed for the CPU it is analysed on (override: --hwcaps)
+    platform = env.platform or hwcaps.platform_name(machine, cpu)
+    if env.hwcaps_subdirs is not None:
+        active = env.hwcaps_subdirs
+    else:
+        active = hwcaps.active_glibc_hwcaps(machine, cpu)
+    legacy: tuple[str, ...] = ()
+    if version is not None and version < (2, 37):
+        legacy = hwcaps.legacy_subdirs(machine, platform, cpu)
+    cache: LdCache | None = None
+    cache_source = "none"
+    conf_dirs: tuple[str, ...] = ()
+    if not env.inhibit_cache:
+        cache = read_ld_cache(fs, "/etc/ld.so.cache")
+        if cache is not None:
+            cache_source = "/etc/ld.so.cache"
+        conf_dirs = read_ld_so_conf(fs, "/etc/ld.so.conf")
+        if cache is None and env.root is not None:
+            # A sysroot without a cache file: emulate what ldconfig would build from ld.so.conf.
+            cache = LdCache.from_directories(fs, (*conf_dirs, *dirs))
+            cache_source = "ld.so.conf (no ld.so.cache in the root)"
+    return TargetSystem(
+        fs=fs,
+        elf_class=elf_class,
+        machine=machine,
+        byte_order=byte_order,
+        default_dirs=tuple(d.rstrip("/") + "/" if d != "/" else "/" for d in dirs),
+        dst_lib=dst_lib,
+        platform=platform,
+        hwcaps_subdirs=tuple(f"glibc-hwcaps/{name}/" for name in active),
+        legacy_subdirs=legacy,
+        default_interpreter=abi.interpreter,
+        cache=cache,
+        cache_source=cache_source,
+        cache_flags=abi.cache_flags,
+        glibc_version=version,
+        conf_dirs=conf_dirs,
+    )

@@ -1,0 +1,151 @@
+"""Reads /etc/ld.so.cache in its binary formats and answers a lookup as ld.so does.
+
+Mirrors glibc sysdeps/generic/dl-cache.h (formats) and elf/dl-cache.c:search_cache (lookup):
+new format "glibc-ld.so.cache1.1", old "ld.so-1.7.0", and the compat file that hides a new block
+inside an old one; the glibc-hwcaps extension section; only entries whose flags the target's ld.so
+accepts (x86-64: exactly 0x0303) are visible. See loader.md §6.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from elfdeps.loader.fs import RootFS
+
+__all__ = ["CacheEntry", "LdCache", "read_ld_cache"]
+
+OLD_MAGIC = b"ld.so-1.7.0"
+NEW_MAGIC = b"glibc-ld.so.cache1.1"
+EXTENSION_MAGIC = 0xEAA42174
+EXTENSION_TAG_HWCAPS = 1
+HWCAP_EXTENSION = 1 << 62
+ISA_LEVEL_MASK = 0x3FF
+
+
+@dataclass(frozen=True, slots=True)
+class CacheEntry:
+    flags: int
+    key: bytes
+    path: bytes
+    hwcap: int
+    hwcaps_subdir: str | None  # glibc-hwcaps entry: its subdirectory name
+
+
+@dataclass(slots=True)
+class LdCache:
+    entries: dict[bytes, list[CacheEntry]]  # key -> entries in file order
+    generator: str | None = None
+    any_flags: bool = False  # synthesised from directories: the ABI flags are unknown
+
+    def lookup(
+        self, name: bytes, accepted_flags: tuple[int, ...], active_hwcaps: tuple[str, ...], legacy: bool
+    ) -> CacheEntry | None:
+        """The entry ld.so would use for ``name`` (dl-cache.c:search_cache), or None."""
+        best: CacheEntry | None = None
+        best_priority = len(active_hwcaps)
+        for entry in self.entries.get(name, ()):
+            if not self.any_flags and entry.flags not in accepted_flags:
+                continue
+            if entry.hwcaps_subdir is not None:
+                if entry.hwcaps_subdir in active_hwcaps:
+                    priority = active_hwcaps.index(entry.hwcaps_subdir)
+                    if priority < best_priority:
+                        best, best_priority = entry, priority
+                continue
+            if best is not None:
+                return best
+            # Legacy-hwcap entries: glibc >= 2.37 skips them all; 2.36 accepts only the platform-neutral
+            # "tls" bit here (a documented simplification: Debian's ldconfig writes none).
+            if entry.hwcap and not (legacy and entry.hwcap == 1 << 63):
+                continue
+            return entry
+        return best
+
+    @classmethod
+    def from_directories(cls, fs: RootFS, directories: Iterable[str]) -> LdCache:
+        """What ldconfig would build from these directories, keyed by file name (first dir wins)."""
+        entries: dict[bytes, list[CacheEntry]] = {}
+        for directory in directories:
+            for name in fs.listdir(directory):
+                if ".so" not in name:
+                    continue
+                key = name.encode(errors="surrogateescape")
+                if key not in entries:
+                    path = (directory.rstrip("/") + "/" + name).encode(errors="surrogateescape")
+                    entries[key] = [CacheEntry(0x0303, key, path, 0, None)]
+        return cls(entries, generator="elfdeps (from ld.so.conf)", any_flags=True)
+
+
+def _string(data: bytes, offset: int) -> bytes:
+    end = data.find(b"\0", offset)
+    return data[offset:end] if end >= 0 else data[offset:]
+
+
+def _parse_new(data: bytes, base: int) -> LdCache | None:
+    if len(data) < base + 48:
+        return None
+    endian_flag = data[base + 28]
+    order = ">" if endian_flag == 3 else "<"
+    nlibs, _len_strings = struct.unpack_from(order + "II", data, base + 20)
+    (extension_offset,) = struct.unpack_from(order + "I", data, base + 32)
+    if base + 48 + nlibs * 24 > len(data):
+        return None
+    hwcaps_names: list[str] = []
+    generator = None
+    if extension_offset and extension_offset + 8 <= len(data):
+        magic, count = struct.unpack_from(order + "II", data, extension_offset)
+        if magic == EXTENSION_MAGIC:
+            for index in range(min(count, 64)):
+                at = extension_offset + 8 + 16 * index
+                if at + 16 > len(data):
+                    break
+                tag, _flags, offset, size = struct.unpack_from(order + "IIII", data, at)
+                if tag == 0 and offset + size <= len(data):
+                    generator = data[offset : offset + size].decode(errors="replace")
+                elif tag == EXTENSION_TAG_HWCAPS and size % 4 == 0 and offset + size <= len(data):
+                    for (name_offset,) in struct.iter_unpack(order + "I", data[offset : offset + size]):
+                        hwcaps_names.append(_string(data, base + name_offset).decode(errors="replace"))
+    entries: dict[bytes, list[CacheEntry]] = {}
+    raw = data[base + 48 : base + 48 + nlibs * 24]
+    for flags, key, value, _osversion, hwcap in struct.iter_unpack(order + "iIIIQ", raw):
+        subdir = None
+        if ((hwcap >> 32) & ~ISA_LEVEL_MASK) == (HWCAP_EXTENSION >> 32):
+            index = hwcap & 0xFFFFFFFF
+            subdir = hwcaps_names[index] if index < len(hwcaps_names) else "?"
+        entry = CacheEntry(flags, _string(data, base + key), _string(data, base + value), hwcap, subdir)
+        entries.setdefault(entry.key, []).append(entry)
+    return LdCache(entries, generator)
+
+
+def _parse_old(data: bytes) -> LdCache | None:
+    (nlibs,) = struct.unpack_from("<I", data, 12)
+    table = 16 + nlibs * 12
+    if table > len(data):
+        return None
+    new_base = (table + 7) & ~7  # a compat file hides a complete new-format block here
+    if data[new_base : new_base + len(NEW_MAGIC)] == NEW_MAGIC:
+        return _parse_new(data, new_base)
+    entries: dict[bytes, list[CacheEntry]] = {}
+    for flags, key, value in struct.iter_unpack("<iII", data[16:table]):
+        entry = CacheEntry(flags, _string(data, table + key), _string(data, table + value), 0, None)
+        entries.setdefault(entry.key, []).append(entry)
+    return LdCache(entries)
+
+
+def parse_ld_cache(data: bytes) -> LdCache | None:
+    """Parse cache bytes; None for anything ld.so would not use."""
+    try:
+        if data.startswith(NEW_MAGIC):
+            return _parse_new(data, 0)
+        if data.startswith(OLD_MAGIC) and len(data) >= 16:
+            return _parse_old(data)
+    except (struct.error, IndexError):
+        return None
+    return None
+
+
+def read_ld_cache(fs: RootFS, path: str) -> LdCache | None:
+    data = fs.read_bytes(path, limit=64 << 20)
+    return parse_ld_cache(data) if data else None

@@ -1,0 +1,114 @@
+"""For each library not found: where a file of that name does exist, and what would make it found.
+
+Looks where such files usually are (loader.md does not: this is elfdeps' advice, not emulation):
+the requester's and the main file's directories and their neighbours, a cargo ``target/*/deps``,
+the Rust toolchains' ``lib/rustlib/<triple>/lib``, and ld.so.conf directories (a hit there means
+a stale ld.so.cache).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import glob
+import os
+
+from elfdeps.elf.cache import FileCache
+from elfdeps.loader.environment import TargetSystem
+from elfdeps.loader.verify import VerdictKind, open_verify
+from elfdeps.model import LoadedObject, LoadResult, NearbyMatch
+
+__all__ = ["explain_missing"]
+
+MAX_DIRECTORIES = 400
+MAX_MATCHES = 5
+ANCESTOR_LEVELS = 3
+
+
+def _children(target: TargetSystem, directory: str, limit: int = 64) -> list[str]:
+    names = target.fs.listdir(directory)[:limit]
+    return [
+        os.path.join(directory, name)
+        for name in names
+        if target.fs.is_directory(os.path.join(directory, name))
+    ]
+
+
+def _rust_toolchain_dirs(target: TargetSystem) -> list[str]:
+    if target.fs.root is not None:
+        return []
+    homes = {os.environ.get("RUSTUP_HOME") or os.path.expanduser("~/.rustup")}
+    dirs: list[str] = []
+    for home in homes:
+        dirs += sorted(glob.glob(os.path.join(home, "toolchains", "*", "lib", "rustlib", "*", "lib")))
+        dirs += sorted(glob.glob(os.path.join(home, "toolchains", "*", "lib")))
+    return dirs
+
+
+def _candidate_directories(target: TargetSystem, starts: list[str]) -> list[str]:
+    found: list[str] = []
+
+    def add(directory: str) -> None:
+        if directory not in found and len(found) < MAX_DIRECTORIES:
+            found.append(directory)
+
+    for start in starts:
+        directory = start
+        for _level in range(ANCESTOR_LEVELS + 1):
+            add(directory)
+            for sub in ("lib", "lib64", "deps"):
+                add(os.path.join(directory, sub))
+            for child in _children(target, directory):
+                add(child)
+                add(os.path.join(child, "deps"))
+                add(os.path.join(child, "lib"))
+                if os.path.basename(directory) == "target" or target.fs.exists(
+                    os.path.join(directory, "CACHEDIR.TAG")
+                ):
+                    for grandchild in _children(target, child):  # target/<triple>/<profile>/deps
+                        add(os.path.join(grandchild, "deps"))
+            parent = os.path.dirname(directory)
+            if parent == directory:
+                break
+            directory = parent
+    for directory in (*target.conf_dirs, *_rust_toolchain_dirs(target)):
+        add(directory)
+    return found
+
+
+def _matches_for(
+    obj: LoadedObject, requester: LoadedObject, result: LoadResult, target: TargetSystem, files: FileCache
+) -> tuple[NearbyMatch, ...]:
+    name = obj.display_name
+    if "/" in name:
+        return ()
+    requester_dir = os.path.dirname(requester.path or result.main_path) or "."
+    starts = [requester_dir, os.path.dirname(result.main_path) or "."]
+    tried = {os.path.normpath(a.directory) for a in obj.attempts if a.directory}
+    matches: list[NearbyMatch] = []
+    for directory in _candidate_directories(target, starts):
+        if os.path.normpath(directory) in tried:
+            continue
+        path = os.path.join(directory, name)
+        if not target.fs.exists(path):
+            continue
+        verdict = open_verify(files, target.fs, path, target.elf_class, target.machine, target.byte_order)
+        relative = os.path.relpath(os.path.abspath(directory), os.path.abspath(requester_dir))
+        runpath = "$ORIGIN" if relative == "." else f"$ORIGIN/{relative}"
+        matches.append(NearbyMatch(path, verdict.kind is VerdictKind.OK, os.path.abspath(directory), runpath))
+        if len(matches) >= MAX_MATCHES:
+            break
+    return tuple(matches)
+
+
+def explain_missing(result: LoadResult, files: FileCache) -> LoadResult:
+    """The same result with ``nearby`` filled in for every library not found."""
+    target = result.target
+    if target is None or all(obj.found for obj in result.objects):
+        return result
+    objects = list(result.objects)
+    for index, obj in enumerate(objects):
+        if obj.found or obj.needed_by is None:
+            continue
+        nearby = _matches_for(obj, result.objects[obj.needed_by], result, target, files)
+        objects[index] = dataclasses.replace(obj, nearby=nearby)
+    return dataclasses.replace(result, objects=tuple(objects))

@@ -1,0 +1,161 @@
+"""The typed facts passed between elfdeps' stages: how a library was found, every place tried, the
+objects in load order and the DT_NEEDED edges between them. Renderers and audit rules read these.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from elfdeps.elf.reader import ElfFile
+    from elfdeps.loader.environment import TargetSystem
+
+__all__ = [
+    "Attempt",
+    "DependencyKind",
+    "Edge",
+    "LoadError",
+    "LoadResult",
+    "LoadedObject",
+    "NearbyMatch",
+    "Outcome",
+    "Via",
+]
+
+
+class Via(str, Enum):
+    """How the loader came to an object (the `via` of the JSON contract)."""
+
+    MAIN = "main"
+    INTERPRETER = "interpreter"
+    PRELOAD = "preload"
+    RPATH = "rpath"
+    RUNPATH = "runpath"
+    LD_LIBRARY_PATH = "ld_library_path"
+    LD_SO_CACHE = "ld_so_cache"
+    DEFAULT = "default"
+    DIRECT = "direct"  # a name containing '/', opened as given
+
+
+class Outcome(str, Enum):
+    """What happened at one candidate path."""
+
+    FOUND = "found"
+    ABSENT = "absent"
+    NO_DIRECTORY = "no-directory"
+    WRONG_CLASS = "wrong-class"
+    WRONG_MACHINE = "wrong-machine"
+    REJECTED_NODEFLIB = "rejected-nodeflib"
+    ERROR = "error"
+
+
+class DependencyKind(str, Enum):
+    NEEDED = "needed"
+    FILTER = "filter"
+    AUXILIARY = "auxiliary"
+    PRELOAD = "preload"
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One candidate path the loader tried, in order."""
+
+    path: str
+    directory: str
+    source: Via
+    owner: str | None  # l_name of the object whose RPATH/RUNPATH listed the directory
+    outcome: Outcome
+    detail: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NearbyMatch:
+    """A file with the missing name found outside the search path, and what would make it found."""
+
+    path: str
+    suitable: bool  # right class and machine
+    ld_library_path: str
+    runpath: str  # an $ORIGIN-relative RUNPATH entry for the requester
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedObject:
+    """One entry of the loader's namespace list (or a trace-mode "not found" fake)."""
+
+    index: int  # position in load order; 0 is the main file
+    name: bytes  # the (DST-expanded) name that first caused the load
+    path: str | None  # l_name: the path the loader opened it by; None when not found
+    found: bool
+    via: Via | None
+    via_owner: str | None
+    needed_by: int | None  # index of the requester; None for the main file
+    depth: int
+    attempts: tuple[Attempt, ...] = ()
+    nearby: tuple[NearbyMatch, ...] = ()
+    required: bool = True  # False for a DT_AUXILIARY filtee, whose absence the loader ignores
+    elf: ElfFile | None = field(default=None, compare=False, repr=False)
+    host_path: str | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def soname(self) -> bytes | None:
+        if self.elf is None or self.elf.dynamic is None:
+            return None
+        return self.elf.dynamic.soname
+
+    @property
+    def display_name(self) -> str:
+        return os.fsdecode(self.name)
+
+
+@dataclass(frozen=True, slots=True)
+class Edge:
+    """One DT_NEEDED/DT_FILTER/DT_AUXILIARY entry (or a preload) and what it resolved to."""
+
+    requester: int
+    kind: DependencyKind
+    raw_name: bytes  # as written in the dynamic section
+    name: bytes  # after DST expansion
+    target: int | None  # object index; None when the entry was dropped (an auxiliary not found)
+    reused: bool  # matched an already-loaded object, no search
+    shadowed_path: str | None = None  # the different file this requester's own search would find
+
+
+@dataclass(frozen=True, slots=True)
+class LoadError:
+    """A fatal error that makes the real loader stop (it would print nothing else)."""
+
+    name: str
+    path: str | None
+    message: str
+    requester: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LoadResult:
+    """Everything one emulated program start produced, in load order."""
+
+    main_path: str
+    objects: tuple[LoadedObject, ...]
+    edges: tuple[Edge, ...]
+    error: LoadError | None
+    warnings: tuple[str, ...] = ()
+    target: TargetSystem | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def main(self) -> LoadedObject:
+        return self.objects[0]
+
+    @property
+    def missing(self) -> tuple[LoadedObject, ...]:
+        """Libraries not found whose absence the real loader would not forgive."""
+        return tuple(obj for obj in self.objects if not obj.found and obj.required)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and not self.missing
+
+    def edges_from(self, index: int) -> tuple[Edge, ...]:
+        return tuple(edge for edge in self.edges if edge.requester == index)

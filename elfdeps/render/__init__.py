@@ -1,0 +1,1 @@
+"""Renderers: text, JSON (and later SARIF, DOT). They take the output stream as an argument."""
