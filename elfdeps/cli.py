@@ -8,8 +8,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import TextIO
+from typing import NamedTuple, TextIO
 
 from elfdeps import __version__
 from elfdeps.errors import ElfdepsError, InputError, UsageError
@@ -126,15 +125,15 @@ def _use_colour(stream: TextIO) -> bool:
     return stream.isatty() and "NO_COLOR" not in os.environ
 
 
-@dataclass(frozen=True, slots=True)
-class _Outcome:
-    """What a command found; ``exit_code`` is the one place exit codes are computed."""
+class _Outcome(NamedTuple):
+    """What a command found."""
 
     problems: bool
 
-    @property
-    def exit_code(self) -> int:
-        return EXIT_PROBLEMS if self.problems else EXIT_OK
+
+def _exit_code(outcome: _Outcome) -> int:
+    """The one place exit codes are computed from outcomes (DESIGN.md §4)."""
+    return EXIT_PROBLEMS if outcome.problems else EXIT_OK
 
 
 def _command_list(args: argparse.Namespace, out: TextIO, err: TextIO) -> _Outcome:
@@ -199,7 +198,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
         command = {"list": _command_list, "tree": _command_tree}[args.command]
         outcome = command(args, out, err)
         out.flush()
-        return outcome.exit_code
+        return _exit_code(outcome)
     except UsageError as error:
         err.write(f"elfdeps: {error}\n")
         return EXIT_USAGE

@@ -5,9 +5,8 @@ objects in load order and the DT_NEEDED edges between them. Renderers and audit 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from enum import Enum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from elfdeps.elf.reader import ElfFile
@@ -59,8 +58,7 @@ class DependencyKind(str, Enum):
     PRELOAD = "preload"
 
 
-@dataclass(frozen=True, slots=True)
-class Attempt:
+class Attempt(NamedTuple):
     """One candidate path the loader tried, in order."""
 
     path: str
@@ -71,8 +69,7 @@ class Attempt:
     detail: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class NearbyMatch:
+class NearbyMatch(NamedTuple):
     """A file with the missing name found outside the search path, and what would make it found."""
 
     path: str
@@ -81,8 +78,7 @@ class NearbyMatch:
     runpath: str  # an $ORIGIN-relative RUNPATH entry for the requester
 
 
-@dataclass(frozen=True, slots=True)
-class LoadedObject:
+class LoadedObject(NamedTuple):
     """One entry of the loader's namespace list (or a trace-mode "not found" fake)."""
 
     index: int  # position in load order; 0 is the main file
@@ -96,8 +92,8 @@ class LoadedObject:
     attempts: tuple[Attempt, ...] = ()
     nearby: tuple[NearbyMatch, ...] = ()
     required: bool = True  # False for a DT_AUXILIARY filtee, whose absence the loader ignores
-    elf: ElfFile | None = field(default=None, compare=False, repr=False)
-    host_path: str | None = field(default=None, compare=False, repr=False)
+    elf: ElfFile | None = None
+    host_path: str | None = None
 
     @property
     def soname(self) -> bytes | None:
@@ -110,8 +106,7 @@ class LoadedObject:
         return os.fsdecode(self.name)
 
 
-@dataclass(frozen=True, slots=True)
-class Edge:
+class Edge(NamedTuple):
     """One DT_NEEDED/DT_FILTER/DT_AUXILIARY entry (or a preload) and what it resolved to."""
 
     requester: int
@@ -123,8 +118,7 @@ class Edge:
     shadowed_path: str | None = None  # the different file this requester's own search would find
 
 
-@dataclass(frozen=True, slots=True)
-class LoadError:
+class LoadError(NamedTuple):
     """A fatal error that makes the real loader stop (it would print nothing else)."""
 
     name: str
@@ -133,8 +127,7 @@ class LoadError:
     requester: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class LoadResult:
+class LoadResult(NamedTuple):
     """Everything one emulated program start produced, in load order."""
 
     main_path: str
@@ -142,7 +135,7 @@ class LoadResult:
     edges: tuple[Edge, ...]
     error: LoadError | None
     warnings: tuple[str, ...] = ()
-    target: TargetSystem | None = field(default=None, compare=False, repr=False)
+    target: TargetSystem | None = None
 
     @property
     def main(self) -> LoadedObject:

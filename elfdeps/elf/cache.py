@@ -11,7 +11,7 @@ import errno
 import mmap
 import os
 import stat
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from elfdeps.elf.reader import ElfFile
 from elfdeps.errors import ElfFormatError
@@ -21,8 +21,7 @@ __all__ = ["FileCache", "OpenFailure", "OpenedFile"]
 OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY
 
 
-@dataclass(frozen=True, slots=True)
-class OpenFailure:
+class OpenFailure(NamedTuple):
     """A path that could not be opened as a regular file; ``errno`` is what open/read reported."""
 
     path: str

@@ -9,9 +9,8 @@ Names stay ``bytes``: a soname need not be UTF-8 and must still resolve. The fil
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from elfdeps.elf import constants as C
 from elfdeps.errors import ElfFormatError
@@ -28,8 +27,7 @@ DYN_SIZE = {C.ELFCLASS32: 8, C.ELFCLASS64: 16}
 MAX_DYNAMIC_ENTRIES = 1 << 16  # far above any real file; bounds a hostile PT_DYNAMIC
 
 
-@dataclass(frozen=True, slots=True)
-class Ident:
+class Ident(NamedTuple):
     """e_ident, undecoded: the loader judges each byte itself (loader.md §3.7)."""
 
     elf_class: int
@@ -44,8 +42,7 @@ class Ident:
         return ">" if self.data == C.ELFDATA2MSB else "<"
 
 
-@dataclass(frozen=True, slots=True)
-class Segment:
+class Segment(NamedTuple):
     type: int
     offset: int
     vaddr: int
@@ -54,8 +51,7 @@ class Segment:
     flags: int
 
 
-@dataclass(frozen=True, slots=True)
-class Section:
+class Section(NamedTuple):
     name: bytes
     type: int
     flags: int
@@ -67,8 +63,7 @@ class Section:
     entsize: int
 
 
-@dataclass(frozen=True, slots=True)
-class Dynamic:
+class Dynamic(NamedTuple):
     """The dynamic-section facts the loader acts on, names as bytes."""
 
     entries: tuple[tuple[int, int], ...]

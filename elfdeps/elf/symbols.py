@@ -6,8 +6,7 @@ DT_VERNEED(NUM), DT_VERDEF(NUM). Mirrors glibc elf/dl-lookup.c and elf/dl-versio
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from elfdeps.elf import constants as C
 from elfdeps.errors import ElfFormatError
@@ -23,8 +22,7 @@ VER_FLG_WEAK = 0x2
 MAX_SYMBOLS = 1 << 24  # bounds a hostile hash table
 
 
-@dataclass(frozen=True, slots=True)
-class Symbol:
+class Symbol(NamedTuple):
     name: bytes
     value: int
     size: int
@@ -40,8 +38,7 @@ class Symbol:
         return self.shndx != C.SHN_UNDEF
 
 
-@dataclass(frozen=True, slots=True)
-class VersionDefinition:
+class VersionDefinition(NamedTuple):
     index: int
     flags: int
     hash: int
@@ -53,8 +50,7 @@ class VersionDefinition:
         return bool(self.flags & VER_FLG_BASE)
 
 
-@dataclass(frozen=True, slots=True)
-class VersionRequirement:
+class VersionRequirement(NamedTuple):
     name: bytes
     hash: int
     flags: int
@@ -65,14 +61,12 @@ class VersionRequirement:
         return bool(self.flags & VER_FLG_WEAK)
 
 
-@dataclass(frozen=True, slots=True)
-class VersionNeed:
+class VersionNeed(NamedTuple):
     file: bytes
     versions: tuple[VersionRequirement, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class DynamicSymbols:
+class DynamicSymbols(NamedTuple):
     symbols: tuple[Symbol, ...]  # index 0 is the null symbol, as in the file
     definitions: tuple[VersionDefinition, ...]
     needs: tuple[VersionNeed, ...]

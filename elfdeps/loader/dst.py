@@ -10,15 +10,14 @@ executable's $ORIGIN must land in a trusted directory.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from typing import NamedTuple
 
 __all__ = ["DstValues", "contains_dst", "expand", "split_path_list"]
 
 _TOKENS = (b"ORIGIN", b"PLATFORM", b"LIB")
 
 
-@dataclass(frozen=True, slots=True)
-class DstValues:
+class DstValues(NamedTuple):
     origin: bytes | None  # None: unknown, elements using it are dropped
     lib: bytes
     platform: bytes

@@ -8,7 +8,7 @@ file's class/machine and the (sys)root. Search code never reads ``os.environ``.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from elfdeps.elf import constants as C
 from elfdeps.loader import hwcaps
@@ -19,8 +19,7 @@ from elfdeps.loader.ldconf import read_ld_so_conf
 __all__ = ["LoaderEnv", "TargetSystem", "describe_target"]
 
 
-@dataclass(frozen=True, slots=True)
-class LoaderEnv:
+class LoaderEnv(NamedTuple):
     """What the analysed program would be started with. ``None`` means "not set"."""
 
     ld_library_path: str | None = None
@@ -38,8 +37,7 @@ class LoaderEnv:
 
 
 # (e_machine, ELF class) -> Debian multiarch tuple, default interpreter, ld.so.cache flags it accepts.
-@dataclass(frozen=True, slots=True)
-class _Abi:
+class _Abi(NamedTuple):
     triple: str
     interpreter: str
     cache_flags: tuple[int, ...]
@@ -59,8 +57,7 @@ _ABIS: dict[tuple[int, int], _Abi] = {
 _FALLBACK_ABI = _Abi("", "", (0x0003,), False)
 
 
-@dataclass(frozen=True, slots=True)
-class TargetSystem:
+class TargetSystem(NamedTuple):
     """Facts of the system the analysed program runs on (the host, or a --root sysroot)."""
 
     fs: RootFS
@@ -77,12 +74,9 @@ class TargetSystem:
     cache_source: str  # "ld.so.cache", "ld.so.conf (no cache file)", "none"
     cache_flags: tuple[int, ...]
     glibc_version: tuple[int, int] | None
-    conf_dirs: tuple[str, ...] = field(default=())
-
-    @property
-    def probe_prefixes(self) -> tuple[str, ...]:
-        """Subdirectory prefixes tried in every search directory, in order; "" is the directory itself."""
-        return (*self.hwcaps_subdirs, *self.legacy_subdirs, "")
+    conf_dirs: tuple[str, ...] = ()
+    # Subdirectory prefixes tried in every search directory, in order; "" is the directory itself.
+    probe_prefixes: tuple[str, ...] = ("",)
 
 
 _GLIBC_VERSION = re.compile(rb"release version (\d+)\.(\d+)")
@@ -140,6 +134,7 @@ def describe_target(env: LoaderEnv, elf_class: int, machine: int, byte_order: st
             # A sysroot without a cache file: emulate what ldconfig would build from ld.so.conf.
             cache = LdCache.from_directories(fs, (*conf_dirs, *dirs))
             cache_source = "ld.so.conf (no ld.so.cache in the root)"
+    hwcaps_subdirs = tuple(f"glibc-hwcaps/{name}/" for name in active)
     return TargetSystem(
         fs=fs,
         elf_class=elf_class,
@@ -148,7 +143,7 @@ def describe_target(env: LoaderEnv, elf_class: int, machine: int, byte_order: st
         default_dirs=tuple(d.rstrip("/") + "/" if d != "/" else "/" for d in dirs),
         dst_lib=dst_lib,
         platform=platform,
-        hwcaps_subdirs=tuple(f"glibc-hwcaps/{name}/" for name in active),
+        hwcaps_subdirs=hwcaps_subdirs,
         legacy_subdirs=legacy,
         default_interpreter=abi.interpreter,
         cache=cache,
@@ -156,4 +151,5 @@ def describe_target(env: LoaderEnv, elf_class: int, machine: int, byte_order: st
         cache_flags=abi.cache_flags,
         glibc_version=version,
         conf_dirs=conf_dirs,
+        probe_prefixes=(*hwcaps_subdirs, *legacy, ""),
     )

@@ -181,9 +181,8 @@ class Emulation:
                         else "cannot open shared object file"
                     )
                     shown = os.fsdecode(raw)
-                    self.warnings.append(
-                        f"ERROR: ld.so: object '{shown}' from {source} cannot be preloaded ({reason}): ignored."
-                    )
+                    message = f"object '{shown}' from {source} cannot be preloaded ({reason}): ignored."
+                    self.warnings.append(f"ERROR: ld.so: {message}")
                     continue
                 target = self._map(name, self.main, result, Via.PRELOAD)
             self._reference(target, 1)

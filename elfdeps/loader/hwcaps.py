@@ -7,7 +7,7 @@ only, elf/dl-hwcaps.c's legacy power set of hwcap names, platform and "tls" (loa
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from elfdeps.elf import constants as C
 
@@ -21,8 +21,7 @@ _X86_64_LEVELS = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Cpu:
+class Cpu(NamedTuple):
     vendor: str
     flags: frozenset[str]
 

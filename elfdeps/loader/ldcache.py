@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from elfdeps.loader.fs import RootFS
 
@@ -24,8 +24,7 @@ HWCAP_EXTENSION = 1 << 62
 ISA_LEVEL_MASK = 0x3FF
 
 
-@dataclass(frozen=True, slots=True)
-class CacheEntry:
+class CacheEntry(NamedTuple):
     flags: int
     key: bytes
     path: bytes
@@ -33,11 +32,55 @@ class CacheEntry:
     hwcaps_subdir: str | None  # glibc-hwcaps entry: its subdirectory name
 
 
-@dataclass(slots=True)
 class LdCache:
-    entries: dict[bytes, list[CacheEntry]]  # key -> entries in file order
-    generator: str | None = None
-    any_flags: bool = False  # synthesised from directories: the ABI flags are unknown
+    """A parsed cache. Entries are decoded on demand: a lookup finds its key's string offsets with one
+    ``bytes.find`` over the string table (ldconfig shares string suffixes, so a key may start inside a
+    path) and decodes only the entries with those keys. A whole-table decode cost more than the rest
+    of ``elfdeps list`` together.
+    """
+
+    __slots__ = ("_base", "_by_key_offset", "_data", "_hwcaps_names", "_named", "any_flags", "generator")
+
+    def __init__(
+        self,
+        data: bytes = b"",
+        base: int = 0,
+        raw_entries: Iterable[tuple[int, int, int, int, int]] = (),
+        hwcaps_names: tuple[str, ...] = (),
+        generator: str | None = None,
+        named: dict[bytes, list[CacheEntry]] | None = None,
+    ) -> None:
+        self._data = data
+        self._base = base  # string offsets are relative to the header that holds them
+        self._hwcaps_names = hwcaps_names
+        self._by_key_offset: dict[int, list[tuple[int, int, int, int, int]]] = {}
+        for raw in raw_entries:
+            self._by_key_offset.setdefault(raw[1], []).append(raw)
+        self._named = named
+        self.generator = generator
+        self.any_flags = named is not None  # synthesised from directories: the ABI flags are unknown
+
+    def entries_for(self, name: bytes) -> list[CacheEntry]:
+        """Every entry whose key is ``name``, in file order."""
+        if self._named is not None:
+            return self._named.get(name, [])
+        found: list[tuple[int, int, int, int, int]] = []
+        needle = name + b"\0"
+        position = self._data.find(needle, self._base)
+        while position >= 0:
+            found += self._by_key_offset.get(position - self._base, ())
+            position = self._data.find(needle, position + 1)
+        found.sort(key=lambda raw: raw[4])
+        return [self._decode(raw) for raw in found]
+
+    def _decode(self, raw: tuple[int, int, int, int, int]) -> CacheEntry:
+        flags, key, value, hwcap = raw[:4]
+        subdir = None
+        if ((hwcap >> 32) & ~ISA_LEVEL_MASK) == (HWCAP_EXTENSION >> 32):
+            index = hwcap & 0xFFFFFFFF
+            subdir = self._hwcaps_names[index] if index < len(self._hwcaps_names) else "?"
+        data, base = self._data, self._base
+        return CacheEntry(flags, _string(data, base + key), _string(data, base + value), hwcap, subdir)
 
     def lookup(
         self, name: bytes, accepted_flags: tuple[int, ...], active_hwcaps: tuple[str, ...], legacy: bool
@@ -45,7 +88,7 @@ class LdCache:
         """The entry ld.so would use for ``name`` (dl-cache.c:search_cache), or None."""
         best: CacheEntry | None = None
         best_priority = len(active_hwcaps)
-        for entry in self.entries.get(name, ()):
+        for entry in self.entries_for(name):
             if not self.any_flags and entry.flags not in accepted_flags:
                 continue
             if entry.hwcaps_subdir is not None:
@@ -75,7 +118,7 @@ class LdCache:
                 if key not in entries:
                     path = (directory.rstrip("/") + "/" + name).encode(errors="surrogateescape")
                     entries[key] = [CacheEntry(0x0303, key, path, 0, None)]
-        return cls(entries, generator="elfdeps (from ld.so.conf)", any_flags=True)
+        return cls(generator="elfdeps (from ld.so.conf)", named=entries)
 
 
 def _string(data: bytes, offset: int) -> bytes:
@@ -107,16 +150,14 @@ def _parse_new(data: bytes, base: int) -> LdCache | None:
                 elif tag == EXTENSION_TAG_HWCAPS and size % 4 == 0 and offset + size <= len(data):
                     for (name_offset,) in struct.iter_unpack(order + "I", data[offset : offset + size]):
                         hwcaps_names.append(_string(data, base + name_offset).decode(errors="replace"))
-    entries: dict[bytes, list[CacheEntry]] = {}
     raw = data[base + 48 : base + 48 + nlibs * 24]
-    for flags, key, value, _osversion, hwcap in struct.iter_unpack(order + "iIIIQ", raw):
-        subdir = None
-        if ((hwcap >> 32) & ~ISA_LEVEL_MASK) == (HWCAP_EXTENSION >> 32):
-            index = hwcap & 0xFFFFFFFF
-            subdir = hwcaps_names[index] if index < len(hwcaps_names) else "?"
-        entry = CacheEntry(flags, _string(data, base + key), _string(data, base + value), hwcap, subdir)
-        entries.setdefault(entry.key, []).append(entry)
-    return LdCache(entries, generator)
+    entries = [
+        (flags, key, value, hwcap, position)
+        for position, (flags, key, value, _osversion, hwcap) in enumerate(
+            struct.iter_unpack(order + "iIIIQ", raw)
+        )
+    ]
+    return LdCache(data, base, entries, tuple(hwcaps_names), generator)
 
 
 def _parse_old(data: bytes) -> LdCache | None:
@@ -127,11 +168,11 @@ def _parse_old(data: bytes) -> LdCache | None:
     new_base = (table + 7) & ~7  # a compat file hides a complete new-format block here
     if data[new_base : new_base + len(NEW_MAGIC)] == NEW_MAGIC:
         return _parse_new(data, new_base)
-    entries: dict[bytes, list[CacheEntry]] = {}
-    for flags, key, value in struct.iter_unpack("<iII", data[16:table]):
-        entry = CacheEntry(flags, _string(data, table + key), _string(data, table + value), 0, None)
-        entries.setdefault(entry.key, []).append(entry)
-    return LdCache(entries)
+    entries = [
+        (flags, key, value, 0, position)
+        for position, (flags, key, value) in enumerate(struct.iter_unpack("<iII", data[16:table]))
+    ]
+    return LdCache(data, table, entries)
 
 
 def parse_ld_cache(data: bytes) -> LdCache | None:

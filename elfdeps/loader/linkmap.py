@@ -5,7 +5,6 @@ matter for finding libraries): the names an object answers to, its $ORIGIN, its 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 
 from elfdeps.elf.reader import ElfFile
 from elfdeps.model import Attempt, Via
@@ -13,25 +12,62 @@ from elfdeps.model import Attempt, Via
 __all__ = ["LinkMap", "origin_of"]
 
 
-@dataclass(eq=False, slots=True)
 class LinkMap:
-    name: bytes  # the name that first caused the load (l_libname's first entry)
-    l_name: str  # the path it was opened by ("" for the main program, as in a normal exec)
-    display_path: str
-    elf: ElfFile | None
-    identity: tuple[int, int] | None
-    loader: LinkMap | None  # l_loader: whose DT_NEEDED brought it in
-    origin: bytes | None
-    via: Via | None
-    via_owner: str | None = None
-    depth: int = 0
-    attempts: tuple[Attempt, ...] = ()
-    aliases: set[bytes] = field(default_factory=set)
-    fake: bool = False  # a trace-mode "not found" entry: never matched by later requests
-    required: bool = True  # False for a DT_AUXILIARY filtee: its absence is not an error
-    host_path: str | None = None
-    rpath_dirs: tuple[str, ...] | None = None  # decomposed lazily (decompose_rpath)
-    runpath_dirs: tuple[str, ...] | None = None
+    """Mutable while the walk runs (aliases grow, path lists are decomposed lazily): state, not a fact."""
+
+    __slots__ = (
+        "aliases",
+        "attempts",
+        "depth",
+        "display_path",
+        "elf",
+        "fake",
+        "host_path",
+        "identity",
+        "l_name",
+        "loader",
+        "name",
+        "origin",
+        "required",
+        "rpath_dirs",
+        "runpath_dirs",
+        "via",
+        "via_owner",
+    )
+
+    def __init__(
+        self,
+        name: bytes,
+        l_name: str,
+        display_path: str,
+        elf: ElfFile | None,
+        identity: tuple[int, int] | None,
+        loader: LinkMap | None,
+        origin: bytes | None,
+        via: Via | None,
+        *,
+        via_owner: str | None = None,
+        attempts: tuple[Attempt, ...] = (),
+        fake: bool = False,
+        host_path: str | None = None,
+    ) -> None:
+        self.name = name  # the name that first caused the load (l_libname's first entry)
+        self.l_name = l_name  # the path it was opened by ("" for the main program, as in a normal exec)
+        self.display_path = display_path
+        self.elf = elf
+        self.identity = identity  # (st_dev, st_ino); None for the main program, whose id is not recorded
+        self.loader = loader  # l_loader: whose DT_NEEDED brought it in
+        self.origin = origin  # $ORIGIN; None when unknown
+        self.via = via
+        self.via_owner = via_owner
+        self.depth = 0
+        self.attempts = attempts
+        self.aliases: set[bytes] = {name}
+        self.fake = fake  # a trace-mode "not found" entry: never matched by later requests
+        self.required = True  # False for a DT_AUXILIARY filtee: its absence is not an error
+        self.host_path = host_path
+        self.rpath_dirs: tuple[str, ...] | None = None  # decomposed lazily (decompose_rpath)
+        self.runpath_dirs: tuple[str, ...] | None = None
 
     @property
     def soname(self) -> bytes | None:

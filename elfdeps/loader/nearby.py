@@ -8,7 +8,6 @@ a stale ld.so.cache).
 
 from __future__ import annotations
 
-import dataclasses
 import glob
 import os
 
@@ -110,5 +109,5 @@ def explain_missing(result: LoadResult, files: FileCache) -> LoadResult:
         if obj.found or obj.needed_by is None:
             continue
         nearby = _matches_for(obj, result.objects[obj.needed_by], result, target, files)
-        objects[index] = dataclasses.replace(obj, nearby=nearby)
-    return dataclasses.replace(result, objects=tuple(objects))
+        objects[index] = obj._replace(nearby=nearby)
+    return result._replace(objects=tuple(objects))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import errno
 import os
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from elfdeps.elf.cache import FileCache
 from elfdeps.loader.dst import DstValues, split_path_list
@@ -29,8 +29,7 @@ _SKIP_OUTCOME = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class SearchResult:
+class SearchResult(NamedTuple):
     """Where a name was found (``verdict`` OK), or why not (``verdict`` None, or FATAL)."""
 
     path: str | None

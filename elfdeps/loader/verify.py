@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import errno
 import stat
-from dataclasses import dataclass
 from enum import Enum
+from typing import NamedTuple
 
 from elfdeps.elf import constants as C
 from elfdeps.elf.cache import FileCache, OpenedFile, OpenFailure
@@ -32,8 +32,7 @@ class VerdictKind(Enum):
     FATAL = "fatal"
 
 
-@dataclass(frozen=True, slots=True)
-class Verdict:
+class Verdict(NamedTuple):
     kind: VerdictKind
     errno: int = 0
     message: str | None = None

@@ -6,16 +6,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import TextIO
+from typing import NamedTuple, TextIO
 
 from elfdeps.model import Attempt, DependencyKind, Edge, LoadedObject, LoadResult, Outcome, Via
 
 __all__ = ["Palette", "render_list", "render_tree", "via_label"]
 
 
-@dataclass(frozen=True, slots=True)
-class Palette:
+class Palette(NamedTuple):
     """ANSI colours, or none (NO_COLOR, not a tty)."""
 
     enabled: bool = False
@@ -73,7 +71,7 @@ def render_list(result: LoadResult, out: TextIO) -> None:
             out.write(f"\t{name} => {obj.path}\n")
         lines += 1
     if lines == 0 and result.error is None:
-        out.write("\tstatically linked\n" if result.main.elf and result.main.elf.dynamic is None else "")
+        out.write("\tstatically linked\n")  # what ld.so prints when nothing but the file itself loads
 
 
 def _describe_attempt(attempt: Attempt, result: LoadResult) -> str:

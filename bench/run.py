@@ -1,0 +1,539 @@
+"""Time `elfdeps list` against lddtree, libtree and ldd in one run, and check DESIGN.md §7's budgets.
+
+Targets: a small system binary (default /usr/bin/ls), and the synthetic trees of 200 and 400 libraries
+built by make_tree.py. Tools, each given the target's real path:
+
+    elfdeps list (python -m)   sys.executable -m elfdeps list T      (this checkout, via PYTHONPATH)
+    elfdeps list (script)      elfdeps list T                        (only if the console script is ours)
+    lddtree -l                 sys.executable /usr/bin/lddtree -l T  (pax-utils; same interpreter as elfdeps)
+    libtree                    libtree T
+    ldd                        ldd T                                 (glibc's: runs the loader in trace mode)
+    elfdeps audit / lddtree    only when `elfdeps audit` exists: DESIGN.md's audit budget (tree-only lddtree)
+
+lddtree is run by the same interpreter as elfdeps, not through its `#!/usr/bin/env python3` line: on a
+pyenv machine that line goes through a bash shim costing ~150 ms per call, which is not lddtree's cost.
+
+Timing: hyperfine (`-N`, warm-up, at least --runs runs, --export-json) when installed, else a Python loop
+(same warm-up and run counts, wall time around subprocess.run). Every command runs with LD_LIBRARY_PATH
+and LD_PRELOAD removed from the environment.
+
+Outputs: a markdown table on stdout, bench/out/results.md, bench/out/results.json, and hyperfine's JSON
+per measurement in bench/out/hyperfine/. Exit status 0, or 1 with --strict when a budget fails or
+elfdeps disagrees with ldd.
+
+Usage: python bench/run.py [--runs 10] [--warmup 3] [--small /usr/bin/ls] [--no-hyperfine] [--strict]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shlex
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import make_tree
+
+BENCH_DIR = Path(__file__).resolve().parent
+REPO = BENCH_DIR.parent
+OUT = BENCH_DIR / "out"
+LDDTREE = "/usr/bin/lddtree"
+
+LIST_BUDGET = 1 / 3  # elfdeps list / lddtree -l, small binary and 200-library tree
+AUDIT_BUDGET = 1 / 2  # elfdeps audit / lddtree (tree mode)
+SCALING_BUDGET = 2.2  # time(400) / time(200): "doubling the tree at most doubles the time (+10%)"
+
+
+@dataclass(frozen=True)
+class Target:
+    key: str
+    label: str
+    path: str
+
+
+@dataclass(frozen=True)
+class Tool:
+    key: str
+    label: str
+    argv: tuple[str, ...]  # the target's path is appended
+
+    def command(self, target: Target) -> list[str]:
+        return [*self.argv, target.path]
+
+
+@dataclass
+class Measurement:
+    tool: str
+    tool_label: str
+    target: str
+    command: str
+    exit_code: int
+    mean_ms: float
+    stddev_ms: float
+    median_ms: float
+    min_ms: float
+    max_ms: float
+    runs: int
+    timer: str
+    hyperfine_json: str | None = None
+
+
+@dataclass
+class Check:
+    name: str
+    value: float | None
+    limit: float
+    ok: bool | None  # None: not measured
+    detail: str = ""
+
+
+@dataclass
+class Report:
+    meta: dict[str, object] = field(default_factory=dict)
+    measurements: list[Measurement] = field(default_factory=list)
+    agreement: list[dict[str, object]] = field(default_factory=list)
+    budgets: list[Check] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------- environment
+
+
+def log(msg: str) -> None:
+    print(f"[bench] {msg}", file=sys.stderr, flush=True)
+
+
+def clean_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("LD_LIBRARY_PATH", "LD_PRELOAD")}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
+    return env
+
+
+def has_module(module: str) -> bool:
+    proc = subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True, check=False)
+    return proc.returncode == 0
+
+
+def ensure_prerequisites(install: bool) -> None:
+    """apt-get the missing peers and hyperfine, pip-install pyelftools for lddtree (when allowed)."""
+    packages = {"hyperfine": "hyperfine", "lddtree": "pax-utils", "libtree": "libtree", "gcc": "gcc"}
+    missing = sorted({pkg for cmd, pkg in packages.items() if shutil.which(cmd) is None})
+    if missing:
+        if install and shutil.which("apt-get") and os.geteuid() == 0:
+            log(f"apt-get install -y {' '.join(missing)}")
+            subprocess.run(["apt-get", "update", "-qq"], check=False)
+            subprocess.run(
+                ["apt-get", "install", "-y", "-qq", *missing],
+                check=False,
+                env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+            )
+        else:
+            log(f"missing (not installing): {' '.join(missing)}")
+    if shutil.which("lddtree") and not has_module("elftools"):
+        if install:
+            log("pip install pyelftools (for lddtree)")
+            subprocess.run([sys.executable, "-m", "pip", "install", "-q", "pyelftools"], check=False)
+        else:
+            log("pyelftools missing: lddtree will not run")
+
+
+def tool_version(argv: list[str]) -> str | None:
+    if shutil.which(argv[0]) is None:
+        return None
+    proc = subprocess.run(argv, capture_output=True, text=True, check=False)
+    out = (proc.stdout or proc.stderr).strip().splitlines()
+    return out[0] if out else None
+
+
+def machine_meta() -> dict[str, object]:
+    cpu = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    commit = subprocess.run(
+        ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
+    ).stdout.strip()
+    dirty = subprocess.run(
+        ["git", "-C", str(REPO), "status", "--porcelain", "--", "elfdeps"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    try:
+        load = os.getloadavg()[0]
+    except OSError:
+        load = None
+    return {
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "host": platform.node(),
+        "cpu": cpu,
+        "cpus": os.cpu_count(),
+        "loadavg_1min_at_start": load,
+        "kernel": platform.release(),
+        "python": f"{sys.executable} ({platform.python_version()})",
+        "elfdeps_commit": (commit + ("+dirty" if dirty else "")) or None,
+        "hyperfine": tool_version(["hyperfine", "--version"]),
+        "libtree": tool_version(["libtree", "--version"]),
+        "ldd": tool_version(["ldd", "--version"]),
+        "pyelftools": subprocess.run(
+            [sys.executable, "-c", "import elftools; print(elftools.__version__)"],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.strip()
+        or None,
+    }
+
+
+# ---------------------------------------------------------------- tools
+
+
+def probe(argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(argv, capture_output=True, text=True, env=env, cwd=REPO, check=False, timeout=600)
+
+
+def select_tools(env: dict[str, str], report: Report) -> list[Tool]:
+    """The tools that work on this machine; elfdeps' own only if it lists /usr/bin/true."""
+    tools: list[Tool] = []
+    sentinel = os.path.realpath("/usr/bin/true")
+    module = Tool("elfdeps", "elfdeps list (python -m)", (sys.executable, "-m", "elfdeps", "list"))
+    ref = probe([*module.argv, sentinel], env)
+    if ref.returncode == 0 and ref.stdout.strip():
+        tools.append(module)
+    else:
+        err = (ref.stderr.strip().splitlines() or ["no output"])[-1]
+        report.notes.append(f"elfdeps list does not work yet ({err}); only the peers were timed")
+    script = shutil.which("elfdeps", path=env.get("PATH"))
+    if script and tools:
+        # PyPI's unrelated `elfdeps` package also installs an `elfdeps` command: use it only if it is ours.
+        out = probe([script, "list", sentinel], env)
+        if out.returncode == 0 and out.stdout == ref.stdout:
+            tools.append(Tool("elfdeps-script", "elfdeps list (script)", (script, "list")))
+        else:
+            report.notes.append(f"{script} is not this elfdeps (output differs); console script not timed")
+    elif tools:
+        report.notes.append("console script `elfdeps` not installed (pip install -e .); timed python -m only")
+    if shutil.which("lddtree") and has_module("elftools"):
+        tools.append(Tool("lddtree", "lddtree -l", (sys.executable, LDDTREE, "-l")))
+    else:
+        report.notes.append("lddtree (pax-utils) or pyelftools missing: lddtree not timed")
+    if shutil.which("libtree"):
+        tools.append(Tool("libtree", "libtree", ("libtree",)))
+    else:
+        report.notes.append("libtree missing: not timed")
+    if shutil.which("ldd"):
+        tools.append(Tool("ldd", "ldd", ("ldd",)))
+    if tools and tools[0].key == "elfdeps":
+        audit = probe([sys.executable, "-m", "elfdeps", "audit", "--help"], env)
+        if audit.returncode == 0 and any(t.key == "lddtree" for t in tools):
+            tools.append(Tool("elfdeps-audit", "elfdeps audit", (sys.executable, "-m", "elfdeps", "audit")))
+            tools.append(Tool("lddtree-tree", "lddtree (tree)", (sys.executable, LDDTREE)))
+    return tools
+
+
+# ---------------------------------------------------------------- timing
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower()
+
+
+def time_hyperfine(
+    tool: Tool, target: Target, env: dict[str, str], runs: int, warmup: int, exit_code: int
+) -> Measurement:
+    json_file = OUT / "hyperfine" / f"{slug(tool.key)}--{slug(target.key)}.json"
+    json_file.parent.mkdir(parents=True, exist_ok=True)
+    argv = [
+        "hyperfine", "-N", "--style", "basic", "--warmup", str(warmup), "--min-runs", str(runs),
+        "--command-name", f"{tool.label} {target.key}", "--export-json", str(json_file),
+    ]  # fmt: skip
+    if exit_code != 0:
+        argv.append("--ignore-failure")  # e.g. a "not found": still a valid timing of the same work
+    argv.append(shlex.join(tool.command(target)))
+    proc = subprocess.run(argv, env=env, cwd=REPO, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise SystemExit(f"hyperfine failed for {tool.label} on {target.path}:\n{proc.stderr}")
+    res = json.loads(json_file.read_text())["results"][0]
+    return Measurement(
+        tool=tool.key,
+        tool_label=tool.label,
+        target=target.key,
+        command=shlex.join(tool.command(target)),
+        exit_code=exit_code,
+        mean_ms=res["mean"] * 1e3,
+        stddev_ms=(res["stddev"] or 0.0) * 1e3,
+        median_ms=res["median"] * 1e3,
+        min_ms=res["min"] * 1e3,
+        max_ms=res["max"] * 1e3,
+        runs=len(res["times"]),
+        timer="hyperfine",
+        hyperfine_json=str(json_file.relative_to(BENCH_DIR)),
+    )
+
+
+def time_loop(
+    tool: Tool, target: Target, env: dict[str, str], runs: int, warmup: int, exit_code: int
+) -> Measurement:
+    argv = tool.command(target)
+    for _ in range(warmup):
+        subprocess.run(
+            argv, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False
+        )
+    times: list[float] = []
+    started = time.perf_counter()
+    # Like hyperfine: at least `runs` runs and, for fast commands, at least 3 s of them (at most 1000).
+    while len(times) < runs or (time.perf_counter() - started < 3.0 and len(times) < 1000):
+        t0 = time.perf_counter()
+        subprocess.run(
+            argv, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False
+        )
+        times.append(time.perf_counter() - t0)
+    return Measurement(
+        tool=tool.key,
+        tool_label=tool.label,
+        target=target.key,
+        command=shlex.join(argv),
+        exit_code=exit_code,
+        mean_ms=statistics.fmean(times) * 1e3,
+        stddev_ms=statistics.stdev(times) * 1e3 if len(times) > 1 else 0.0,
+        median_ms=statistics.median(times) * 1e3,
+        min_ms=min(times) * 1e3,
+        max_ms=max(times) * 1e3,
+        runs=len(times),
+        timer="python-loop",
+    )
+
+
+# ---------------------------------------------------------------- agreement
+
+
+def agreement(target: Target, outputs: dict[str, subprocess.CompletedProcess[str]]) -> dict[str, object]:
+    """elfdeps list vs ldd (strict: the same set of resolved paths); lddtree/libtree: informational."""
+    row: dict[str, object] = {"target": target.key}
+    ldd = outputs.get("ldd")
+    if ldd is None:
+        row["elfdeps_vs_ldd"] = "ldd not run"
+        return row
+    ldd_entries = make_tree.parse_trace(ldd.stdout)
+    ldd_paths = {p for _, p in ldd_entries if p}
+    row["ldd_objects"] = len(ldd_entries)
+    row["ldd_not_found"] = sorted(n for n, p in ldd_entries if p is None)
+    for key in ("elfdeps", "elfdeps-script"):
+        out = outputs.get(key)
+        if out is None:
+            continue
+        entries = make_tree.parse_trace(out.stdout)
+        paths = {p for _, p in entries if p}
+        same = paths == ldd_paths and sorted(n for n, p in entries if p is None) == row["ldd_not_found"]
+        row[f"{key}_objects"] = len(entries)
+        row[f"{key}_same_paths"] = same
+        row[f"{key}_same_order"] = entries == ldd_entries
+        if not same:
+            row[f"{key}_only"] = sorted(paths - ldd_paths)[:20]
+            row[f"{key}_missing"] = sorted(ldd_paths - paths)[:20]
+            canon = {os.path.realpath(p) for p in paths} == {os.path.realpath(p) for p in ldd_paths}
+            row[f"{key}_same_after_realpath"] = canon
+    lddtree = outputs.get("lddtree")
+    if lddtree is not None:
+        # lddtree -l prints the target itself first and normalises paths: compare real paths.
+        listed = {os.path.realpath(p) for p in lddtree.stdout.split()[1:]}
+        row["lddtree_same_realpaths"] = listed == {os.path.realpath(p) for p in ldd_paths}
+    libtree = outputs.get("libtree")
+    if libtree is not None:
+        row["libtree_all_found"] = libtree.returncode == 0 and "not found" not in libtree.stdout
+    return row
+
+
+# ---------------------------------------------------------------- budgets and rendering
+
+
+def find(report: Report, tool: str, target: str) -> Measurement | None:
+    for m in report.measurements:
+        if m.tool == tool and m.target == target:
+            return m
+    return None
+
+
+def ratio_check(report: Report, name: str, num: tuple[str, str], den: tuple[str, str], limit: float) -> Check:
+    a, b = find(report, *num), find(report, *den)
+    if a is None or b is None:
+        return Check(name, None, limit, None, "not measured")
+    value = a.mean_ms / b.mean_ms
+    return Check(name, value, limit, value <= limit, f"{a.mean_ms:.1f} ms / {b.mean_ms:.1f} ms")
+
+
+def budgets(report: Report, small: str) -> list[Check]:
+    specs: list[tuple[str, tuple[str, str], tuple[str, str], float]] = []
+    variants = [k for k in ("elfdeps", "elfdeps-script") if any(m.tool == k for m in report.measurements)]
+    for key in variants or ["elfdeps"]:
+        label = "python -m" if key == "elfdeps" else "script"
+        for target in (small, "tree-200"):
+            name = f"list ({label}) <= 1/3 lddtree -l, {target}"
+            specs.append((name, (key, target), ("lddtree", target), LIST_BUDGET))
+        name = f"list ({label}) time(400) <= 2.2 x time(200)"
+        specs.append((name, (key, "tree-400"), (key, "tree-200"), SCALING_BUDGET))
+    if any(m.tool == "elfdeps-audit" for m in report.measurements):
+        for target in (small, "tree-200"):
+            name = f"audit <= 1/2 lddtree (tree), {target}"
+            specs.append((name, ("elfdeps-audit", target), ("lddtree-tree", target), AUDIT_BUDGET))
+    return [ratio_check(report, *spec) for spec in specs]
+
+
+def fmt_ms(value: float) -> str:
+    return f"{value:.1f}" if value < 100 else f"{value:.0f}"
+
+
+def render(report: Report, targets: list[Target]) -> str:
+    lines = ["# elfdeps benchmark", ""]
+    meta = report.meta
+    lines.append(
+        f"{meta.get('date')} · {meta.get('cpu')} x {meta.get('cpus')} · kernel {meta.get('kernel')} · "
+        f"Python {platform.python_version()} · elfdeps {meta.get('elfdeps_commit')} · timer: "
+        f"{meta.get('timer')} (warm-up {meta.get('warmup')}, ≥{meta.get('min_runs')} runs)"
+    )
+    lines.append("")
+    lines.append("Targets: " + "; ".join(f"`{t.key}` = {t.label}" for t in targets))
+    lines.append("")
+    lines.append("| tool | target | mean ± sd (ms) | min (ms) | runs | elfdeps/peer |")
+    lines.append("| --- | --- | ---: | ---: | ---: | ---: |")
+    for target in targets:
+        primary = find(report, "elfdeps", target.key)
+        for m in report.measurements:
+            if m.target != target.key:
+                continue
+            if m.tool.startswith("elfdeps"):
+                ratio = "—"
+            elif m.tool == "lddtree-tree":
+                audit = find(report, "elfdeps-audit", target.key)
+                ratio = f"{audit.mean_ms / m.mean_ms:.2f} (audit)" if audit else "—"
+            else:
+                ratio = f"{primary.mean_ms / m.mean_ms:.2f}" if primary else "—"
+            flag = "" if m.exit_code == 0 else f" (exit {m.exit_code})"
+            lines.append(
+                f"| {m.tool_label}{flag} | {m.target} | {fmt_ms(m.mean_ms)} ± {fmt_ms(m.stddev_ms)} | "
+                f"{fmt_ms(m.min_ms)} | {m.runs} | {ratio} |"
+            )
+    lines += ["", "## Budgets (DESIGN.md §7)", ""]
+    lines += ["| check | value | limit | result |", "| --- | ---: | ---: | --- |"]
+    for c in report.budgets:
+        value = "—" if c.value is None else f"{c.value:.2f}"
+        result = "not measured" if c.ok is None else ("PASS" if c.ok else "FAIL")
+        lines.append(f"| {c.name} | {value} | {c.limit:.2f} | {result} ({c.detail}) |")
+    lines += ["", "## Output agreement", ""]
+    for row in report.agreement:
+        parts = [f"ldd: {row.get('ldd_objects')} objects"]
+        for key in ("elfdeps", "elfdeps-script"):
+            if f"{key}_same_paths" in row:
+                same = "same paths" if row[f"{key}_same_paths"] else "DIFFERENT paths"
+                order = "same order" if row[f"{key}_same_order"] else "different order"
+                parts.append(f"{key}: {row[f'{key}_objects']} objects, {same}, {order}")
+        if "lddtree_same_realpaths" in row:
+            same_files = row["lddtree_same_realpaths"]
+            parts.append("lddtree -l: " + ("same files" if same_files else "different files"))
+        if "libtree_all_found" in row:
+            parts.append("libtree: " + ("all found" if row["libtree_all_found"] else "something not found"))
+        lines.append(f"- `{row['target']}`: " + "; ".join(parts))
+    if report.notes:
+        lines += ["", "## Notes", ""]
+        lines += [f"- {n}" for n in report.notes]
+    return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------- main
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=10, help="minimum timed runs per measurement (≥10)")
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--small", default="/usr/bin/ls", help="the small system binary")
+    parser.add_argument("--sizes", default="200,400", help="tree sizes; the budgets need 200 and 400")
+    parser.add_argument("--no-hyperfine", action="store_true", help="use the Python timing loop")
+    parser.add_argument("--no-install", action="store_true", help="never apt-get/pip install")
+    parser.add_argument("--strict", action="store_true", help="exit 1 if a budget fails or outputs differ")
+    args = parser.parse_args(argv)
+    args.runs = max(args.runs, 10)
+
+    ensure_prerequisites(install=not args.no_install)
+    OUT.mkdir(parents=True, exist_ok=True)
+    env = clean_env()
+    report = Report()
+    report.meta = machine_meta()
+    use_hyperfine = shutil.which("hyperfine") is not None and not args.no_hyperfine
+    report.meta.update(timer="hyperfine" if use_hyperfine else "python-loop", warmup=args.warmup)
+    report.meta["min_runs"] = args.runs
+
+    small = os.path.realpath(args.small)
+    targets = [Target(Path(small).name, f"{args.small} (small system binary)", small)]
+    for n in (int(s) for s in args.sizes.split(",") if s):
+        log(f"building/reusing the {n}-library tree")
+        exe = make_tree.build(n)
+        targets.append(Target(f"tree-{n}", f"{n}-library synthetic tree ({exe})", os.path.realpath(exe)))
+    report.meta["targets"] = {t.key: t.path for t in targets}
+
+    tools = select_tools(env, report)
+    timer = time_hyperfine if use_hyperfine else time_loop
+    for target in targets:
+        outputs: dict[str, subprocess.CompletedProcess[str]] = {}
+        for tool in tools:
+            out = probe(tool.command(target), env)
+            outputs[tool.key] = out
+            log(f"timing {tool.label} on {target.key} (exit {out.returncode})")
+            report.measurements.append(timer(tool, target, env, args.runs, args.warmup, out.returncode))
+        report.agreement.append(agreement(target, outputs))
+
+    report.budgets = budgets(report, targets[0].key)
+    for row in report.agreement:
+        for key in ("elfdeps", "elfdeps-script"):
+            if row.get(f"{key}_same_paths") is False:
+                msg = (
+                    f"WARNING: {key} list and ldd resolve different paths on {row['target']}: "
+                    f"only elfdeps {row.get(f'{key}_only')}, only ldd {row.get(f'{key}_missing')}"
+                )
+                report.notes.append(msg)
+                print(msg, file=sys.stderr)
+    for c in report.budgets:
+        if c.name.startswith("list") and "time(400)" in c.name:
+            # Informational: the same ratio with the small binary's time (start-up) subtracted.
+            key = "elfdeps" if "python -m" in c.name else "elfdeps-script"
+            s, a, b = (find(report, key, t) for t in (targets[0].key, "tree-200", "tree-400"))
+            if s and a and b and a.mean_ms > s.mean_ms:
+                marginal = (b.mean_ms - s.mean_ms) / (a.mean_ms - s.mean_ms)
+                report.notes.append(
+                    f"{key}: marginal scaling (time minus small-binary time), 400 vs 200 libraries: "
+                    f"{marginal:.2f}x"
+                )
+
+    md = render(report, targets)
+    (OUT / "results.md").write_text(md)
+    data = {
+        "meta": report.meta,
+        "measurements": [asdict(m) for m in report.measurements],
+        "agreement": report.agreement,
+        "budgets": [asdict(c) for c in report.budgets],
+        "notes": report.notes,
+    }
+    (OUT / "results.json").write_text(json.dumps(data, indent=2) + "\n")
+    print(md)
+    log(f"wrote {OUT / 'results.md'} and {OUT / 'results.json'}")
+    failed = any(c.ok is False for c in report.budgets) or any(
+        row.get(f"{k}_same_paths") is False for row in report.agreement for k in ("elfdeps", "elfdeps-script")
+    )
+    return 1 if args.strict and failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
