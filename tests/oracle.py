@@ -45,7 +45,9 @@ def is_elf(path: str) -> bool:
         return False
 
 
-def system_elf_files(roots: tuple[str, ...] = ("/usr/bin", "/usr/sbin", "/usr/lib/x86_64-linux-gnu")) -> list[str]:
+def system_elf_files(
+    roots: tuple[str, ...] = ("/usr/bin", "/usr/sbin", "/usr/lib/x86_64-linux-gnu"),
+) -> list[str]:
     """Every regular ELF file below the roots (symlinks skipped: their targets are listed themselves)."""
     found = []
     for root in roots:

@@ -1,0 +1,178 @@
+"""The command-line contracts: JSON validates against the shipped schema, exit codes, start-up stays
+lean, output is deterministic, `list` is the load order the JSON reports, bad usage is one line."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+from importlib import resources
+
+import jsonschema
+import pytest
+
+from elfdeps.cli import main
+
+SYSTEM_PROGRAMS = [
+    "/usr/bin/ssh",
+    "/usr/bin/python3",
+    "/usr/lib/x86_64-linux-gnu/libz.so.1",
+    "/usr/sbin/ldconfig",
+]
+HEAVY_MODULES = ["networkx", "graphviz", "lief", "elftools", "rich", "jsonschema", "dataclasses"]
+
+
+def run(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(argv), out, err)
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture(scope="module")
+def schema() -> dict:
+    text = resources.files("elfdeps").joinpath("schemas/report-v1.schema.json").read_text()
+    loaded = json.loads(text)
+    jsonschema.Draft202012Validator.check_schema(loaded)
+    return loaded
+
+
+@pytest.mark.parametrize("command", ["list", "tree"])
+@pytest.mark.parametrize("program", SYSTEM_PROGRAMS)
+def test_json_validates_against_shipped_schema(command: str, program: str, schema: dict) -> None:
+    code, out, _err = run(command, "--json", "--no-env", program)
+    assert code == 0
+    report = json.loads(out)
+    jsonschema.validate(report, schema)
+    assert report["schema_version"] == 1
+    assert report["files"][0]["objects"][0]["via"] == "main"
+
+
+def test_schema_rejects_a_report_missing_required_fields(schema: dict) -> None:
+    _code, out, _err = run("list", "--json", "--no-env", "/usr/bin/ssh")
+    report = json.loads(out)
+    del report["files"][0]["objects"][1]["via"]
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(report, schema)
+
+
+@pytest.mark.parametrize("program", SYSTEM_PROGRAMS)
+def test_list_lines_are_the_json_load_order(program: str) -> None:
+    _code, text, _ = run("list", "--no-env", program)
+    _code, out, _ = run("list", "--json", "--no-env", program)
+    objects = json.loads(out)["files"][0]["objects"][1:]
+    expected = []
+    for obj in objects:
+        if not obj["found"]:
+            expected.append(f"\t{obj['name']} => not found")
+        elif obj["path"] == obj["name"]:
+            expected.append(f"\t{obj['path']}")
+        else:
+            expected.append(f"\t{obj['name']} => {obj['path']}")
+    assert text.splitlines() == (expected or ["\tstatically linked"])
+
+
+@pytest.mark.parametrize("program", SYSTEM_PROGRAMS)
+def test_tree_json_reaches_every_loaded_object_once_expanded(program: str) -> None:
+    _code, out, _ = run("tree", "--json", "--no-env", program)
+    report = json.loads(out)["files"][0]
+    loaded = {obj["path"] for obj in report["objects"][1:] if obj["found"]}
+    seen: set[str] = set()
+
+    def walk(node: dict) -> None:
+        for child in node["children"]:
+            if child["found"]:
+                seen.add(child["path"])
+            walk(child)
+
+    walk(report["tree"])
+    assert loaded <= seen
+
+
+@pytest.mark.parametrize("command", ["list", "tree"])
+def test_same_input_gives_the_same_output(command: str) -> None:
+    first = run(command, "--json", "--no-env", "/usr/bin/ssh")
+    second = run(command, "--json", "--no-env", "/usr/bin/ssh")
+    assert first == second
+
+
+@pytest.mark.parametrize("command", ["list", "tree"])
+def test_start_up_imports_nothing_heavy(command: str) -> None:
+    code = (
+        "import sys, io\n"
+        "from elfdeps.cli import main\n"
+        f"rc = main([{command!r}, '--no-env', '/usr/bin/ssh'], io.StringIO(), io.StringIO())\n"
+        f"heavy = [m for m in {HEAVY_MODULES!r} if m in sys.modules]\n"
+        "print(rc, heavy)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stdout.strip() == "0 []", proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        ([], "a command is needed"),
+        (["list"], "required: FILE"),
+        (["list", "--bogus", "/usr/bin/ssh"], "unrecognized arguments"),
+        (["tree", "--glibc", "two", "/usr/bin/ssh"], "--glibc wants a version"),
+        (["list", "/nonexistent/program"], "No such file or directory"),
+        (["list", "/etc/passwd"], "not an ELF file"),
+        (["list", "/usr/bin"], "Is a directory"),
+        (["list", "--root", "/nonexistent-root", "/bin/ls"], "--root is not a directory"),
+    ],
+)
+def test_usage_and_input_errors_are_one_line_and_exit_2(argv: list[str], needle: str) -> None:
+    code, out, err = run(*argv)
+    assert code == 2
+    assert out == ""
+    assert err.count("\n") == 1 and err.startswith("elfdeps: ") and needle in err
+
+
+def test_console_entry_point_and_module_agree() -> None:
+    module = subprocess.run(
+        [sys.executable, "-m", "elfdeps", "list", "--no-env", "/usr/bin/ssh"], capture_output=True, text=True
+    )
+    assert module.returncode == 0
+    assert module.stdout == run("list", "--no-env", "/usr/bin/ssh")[1]
+
+
+def test_broken_pipe_is_quiet() -> None:
+    proc = subprocess.run(
+        f"{sys.executable} -m elfdeps tree --no-env /usr/bin/ssh /usr/bin/python3 /usr/bin/ssh | head -c 10",
+        shell=True,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.stderr == ""
+
+
+class _Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_colour_only_on_a_tty_without_no_color(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    tty = _Tty()
+    main(["tree", "--no-env", "/usr/bin/ssh"], tty, io.StringIO())
+    assert "\033[" in tty.getvalue()
+    plain = io.StringIO()
+    main(["tree", "--no-env", "/usr/bin/ssh"], plain, io.StringIO())
+    assert "\033[" not in plain.getvalue()
+    monkeypatch.setenv("NO_COLOR", "1")
+    quiet = _Tty()
+    main(["tree", "--no-env", "/usr/bin/ssh"], quiet, io.StringIO())
+    assert "\033[" not in quiet.getvalue()
+
+
+def test_environment_ld_library_path_is_used_unless_no_env(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LD_LIBRARY_PATH", str(tmp_path))
+    _code, out, _ = run("list", "--json", "/usr/bin/ssh")
+    attempts = [a for o in json.loads(out)["files"][0]["objects"] for a in o["searched"]]
+    assert any(a["source"] == "ld_library_path" and a["directory"] == f"{tmp_path}/" for a in attempts)
+    _code, out, _ = run("list", "--json", "--no-env", "/usr/bin/ssh")
+    attempts = [a for o in json.loads(out)["files"][0]["objects"] for a in o["searched"]]
+    assert not any(a["source"] == "ld_library_path" for a in attempts)
+    assert os.environ["LD_LIBRARY_PATH"] == str(tmp_path)  # the analysis never changes our own environment
