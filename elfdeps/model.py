@@ -76,6 +76,7 @@ class NearbyMatch(NamedTuple):
     suitable: bool  # right class and machine
     ld_library_path: str
     runpath: str  # an $ORIGIN-relative RUNPATH entry for the requester
+    note: str | None = None  # e.g. "in an ld.so.conf directory but not in ld.so.cache: run ldconfig"
 
 
 class LoadedObject(NamedTuple):

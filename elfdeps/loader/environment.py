@@ -80,39 +80,62 @@ class TargetSystem(NamedTuple):
 
 
 _GLIBC_VERSION = re.compile(rb"release version (\d+)\.(\d+)")
+# dl-load.c's SYSTEM_DIRS: the default directories as one string of "/dir/\0" entries in ld.so's rodata.
+_SYSTEM_DIRS = re.compile(rb"(?:/[A-Za-z0-9_.+-]+(?:/[A-Za-z0-9_.+-]+)*/\x00){2,}")
 
 
-def _glibc_version(fs: RootFS, interpreter: str) -> tuple[int, int] | None:
-    """The target glibc's version from the version banner compiled into its ld.so (never run)."""
-    host = fs.host_path(interpreter)
-    try:
-        with open(host, "rb") as handle:
-            data = handle.read(8 << 20)
-    except OSError:
-        return None
-    match = _GLIBC_VERSION.search(data)
-    return (int(match.group(1)), int(match.group(2))) if match else None
+class _InterpreterFacts(NamedTuple):
+    glibc_version: tuple[int, int] | None
+    system_dirs: tuple[str, ...] | None
 
 
-def describe_target(env: LoaderEnv, elf_class: int, machine: int, byte_order: str) -> TargetSystem:
-    """Derive the target's loader facts; every value can be overridden through ``env``."""
+def _read_interpreter(fs: RootFS, interpreter: str) -> _InterpreterFacts:
+    """What the target's ld.so has compiled in: its version banner and its default directories.
+
+    Read from the file's bytes (never run): the banner "release version X.Y" and SYSTEM_DIRS, which
+    Debian builds as /lib/<triple>/ /usr/lib/<triple>/ /lib/ /usr/lib/ and upstream as /lib64/ /usr/lib64/.
+    """
+    data = fs.read_bytes(interpreter, limit=8 << 20) if interpreter else None
+    if not data:
+        return _InterpreterFacts(None, None)
+    version_match = _GLIBC_VERSION.search(data)
+    version = (int(version_match.group(1)), int(version_match.group(2))) if version_match else None
+    dirs = None
+    for match in _SYSTEM_DIRS.finditer(data):
+        entries = tuple(entry.decode("ascii") for entry in match.group().split(b"\0") if entry)
+        if any(entry.startswith(("/lib", "/usr/lib")) for entry in entries):
+            dirs = tuple(entry.rstrip("/") for entry in entries)
+            break
+    return _InterpreterFacts(version, dirs)
+
+
+def describe_target(
+    env: LoaderEnv, elf_class: int, machine: int, byte_order: str, interpreter: str | None = None
+) -> TargetSystem:
+    """Derive the target's loader facts; every value can be overridden through ``env``.
+
+    The default directories and glibc version come from the target's own ld.so (the file's
+    PT_INTERP, else the ABI's usual interpreter); without a readable ld.so, from the directory layout.
+    """
     fs = RootFS(env.root)
     abi = _ABIS.get((machine, elf_class), _FALLBACK_ABI)
+    facts = _read_interpreter(fs, interpreter or abi.interpreter)
     debian = bool(abi.triple) and (
         fs.is_directory(f"/lib/{abi.triple}") or fs.is_directory(f"/usr/lib/{abi.triple}")
     )
     if env.default_dirs is not None:
         dirs = env.default_dirs
+    elif facts.system_dirs is not None:
+        dirs = facts.system_dirs
     elif debian:
         dirs = (f"/lib/{abi.triple}", f"/usr/lib/{abi.triple}", "/lib", "/usr/lib")
     elif abi.lib64:
         dirs = ("/lib64", "/usr/lib64")
     else:
         dirs = ("/lib", "/usr/lib")
-    dst_lib = env.lib or (f"lib/{abi.triple}" if debian else ("lib64" if abi.lib64 else "lib"))
-    version = env.glibc_version
-    if version is None and abi.interpreter:
-        version = _glibc_version(fs, abi.interpreter)
+    # $LIB is the first default directory without its leading "/" (lib/x86_64-linux-gnu, lib64, lib).
+    dst_lib = env.lib or (dirs[0].strip("/") if dirs else "lib")
+    version = env.glibc_version or facts.glibc_version
     cpu = hwcaps.read_cpu()  # a sysroot is analysed for the CPU it is analysed on (override: --hwcaps)
     platform = env.platform or hwcaps.platform_name(machine, cpu)
     if env.hwcaps_subdirs is not None:
@@ -129,11 +152,8 @@ def describe_target(env: LoaderEnv, elf_class: int, machine: int, byte_order: st
         cache = read_ld_cache(fs, "/etc/ld.so.cache")
         if cache is not None:
             cache_source = "/etc/ld.so.cache"
-        conf_dirs = read_ld_so_conf(fs, "/etc/ld.so.conf")
-        if cache is None and env.root is not None:
-            # A sysroot without a cache file: emulate what ldconfig would build from ld.so.conf.
-            cache = LdCache.from_directories(fs, (*conf_dirs, *dirs))
-            cache_source = "ld.so.conf (no ld.so.cache in the root)"
+    # ld.so never reads ld.so.conf; elfdeps reads it to explain a library missing from a stale cache.
+    conf_dirs = read_ld_so_conf(fs, "/etc/ld.so.conf")
     hwcaps_subdirs = tuple(f"glibc-hwcaps/{name}/" for name in active)
     return TargetSystem(
         fs=fs,

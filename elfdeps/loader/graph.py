@@ -76,8 +76,9 @@ class Emulation:
         except OSError as error:
             raise InputError(f"{main_path}: {error.strerror}") from error
         self.main_elf, _identity = open_main(self.files, host, main_path)
+        interpreter = os.fsdecode(self.main_elf.interpreter) if self.main_elf.interpreter else None
         self.target: TargetSystem = describe_target(
-            env, self.main_elf.elf_class_bits, self.main_elf.e_machine, self.main_elf.byte_order
+            env, self.main_elf.elf_class_bits, self.main_elf.e_machine, self.main_elf.byte_order, interpreter
         )
         real = fs.realpath(main_path)
         self.main = LinkMap(

@@ -39,7 +39,7 @@ class LdCache:
     of ``elfdeps list`` together.
     """
 
-    __slots__ = ("_base", "_by_key_offset", "_data", "_hwcaps_names", "_named", "any_flags", "generator")
+    __slots__ = ("_base", "_by_key_offset", "_data", "_hwcaps_names", "generator")
 
     def __init__(
         self,
@@ -48,7 +48,6 @@ class LdCache:
         raw_entries: Iterable[tuple[int, int, int, int, int]] = (),
         hwcaps_names: tuple[str, ...] = (),
         generator: str | None = None,
-        named: dict[bytes, list[CacheEntry]] | None = None,
     ) -> None:
         self._data = data
         self._base = base  # string offsets are relative to the header that holds them
@@ -56,14 +55,10 @@ class LdCache:
         self._by_key_offset: dict[int, list[tuple[int, int, int, int, int]]] = {}
         for raw in raw_entries:
             self._by_key_offset.setdefault(raw[1], []).append(raw)
-        self._named = named
         self.generator = generator
-        self.any_flags = named is not None  # synthesised from directories: the ABI flags are unknown
 
     def entries_for(self, name: bytes) -> list[CacheEntry]:
         """Every entry whose key is ``name``, in file order."""
-        if self._named is not None:
-            return self._named.get(name, [])
         found: list[tuple[int, int, int, int, int]] = []
         needle = name + b"\0"
         position = self._data.find(needle, self._base)
@@ -89,7 +84,7 @@ class LdCache:
         best: CacheEntry | None = None
         best_priority = len(active_hwcaps)
         for entry in self.entries_for(name):
-            if not self.any_flags and entry.flags not in accepted_flags:
+            if entry.flags not in accepted_flags:
                 continue
             if entry.hwcaps_subdir is not None:
                 if entry.hwcaps_subdir in active_hwcaps:
@@ -105,20 +100,6 @@ class LdCache:
                 continue
             return entry
         return best
-
-    @classmethod
-    def from_directories(cls, fs: RootFS, directories: Iterable[str]) -> LdCache:
-        """What ldconfig would build from these directories, keyed by file name (first dir wins)."""
-        entries: dict[bytes, list[CacheEntry]] = {}
-        for directory in directories:
-            for name in fs.listdir(directory):
-                if ".so" not in name:
-                    continue
-                key = name.encode(errors="surrogateescape")
-                if key not in entries:
-                    path = (directory.rstrip("/") + "/" + name).encode(errors="surrogateescape")
-                    entries[key] = [CacheEntry(0x0303, key, path, 0, None)]
-        return cls(generator="elfdeps (from ld.so.conf)", named=entries)
 
 
 def _string(data: bytes, offset: int) -> bytes:

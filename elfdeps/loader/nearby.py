@@ -93,7 +93,12 @@ def _matches_for(
         verdict = open_verify(files, target.fs, path, target.elf_class, target.machine, target.byte_order)
         relative = os.path.relpath(os.path.abspath(directory), os.path.abspath(requester_dir))
         runpath = "$ORIGIN" if relative == "." else f"$ORIGIN/{relative}"
-        matches.append(NearbyMatch(path, verdict.kind is VerdictKind.OK, os.path.abspath(directory), runpath))
+        note = None
+        if directory in target.conf_dirs:
+            ldconfig = f"ldconfig -r {target.fs.root}" if target.fs.root else "ldconfig"
+            note = f"{directory} is in ld.so.conf but ld.so.cache has no entry for {name}: run {ldconfig}"
+        suitable = verdict.kind is VerdictKind.OK
+        matches.append(NearbyMatch(path, suitable, os.path.abspath(directory), runpath, note))
         if len(matches) >= MAX_MATCHES:
             break
     return tuple(matches)

@@ -111,6 +111,8 @@ def _missing_details(obj: LoadedObject, result: LoadResult, palette: Palette) ->
         for match in obj.nearby:
             verdict = "" if match.suitable else palette.warn(" (wrong class or machine: would not fix it)")
             yield f"found elsewhere: {match.path}{verdict}"
+            if match.note:
+                yield palette.warn(f"  {match.note}")
             if match.suitable:
                 yield palette.dim(f"  fix: LD_LIBRARY_PATH={match.ld_library_path}")
                 yield palette.dim(f"   or: RUNPATH {match.runpath} in the requester (patchelf --add-rpath)")
