@@ -99,6 +99,13 @@ class Emulation:
         self.vdso.aliases.add(vdso_name)
         self.mapped: list[LinkMap] = []  # namespace list after main, in mapping order, fakes included
         self.searchlist: list[LinkMap] = [self.main]  # first-reference order: the global scope
+        self._on_searchlist: set[int] = {id(self.main)}
+        # The first object in namespace order that answers to each name (what _dl_map_object's scan
+        # of the namespace finds), and loaded objects by file identity: both O(1) instead of a scan.
+        self._by_name: dict[bytes, LinkMap] = {}
+        self._by_identity: dict[tuple[int, int], LinkMap] = {}
+        for known in (self.main, self.vdso, self.rtld):
+            self._register(known)
         self.edges: list[tuple[LinkMap, DependencyKind, bytes, bytes, LinkMap | None, bool, str | None]] = []
         self.warnings: list[str] = []
 
@@ -136,21 +143,24 @@ class Emulation:
             error = stop.error
         return self._result(error)
 
-    def _namespace(self) -> list[LinkMap]:
-        return [self.main, self.vdso, self.rtld, *self.mapped]
+    def _register(self, obj: LinkMap) -> None:
+        """Make an object findable by every name it answers to, unless an earlier object answers first."""
+        for name in obj.names():
+            self._by_name.setdefault(name, obj)
+        if obj.identity is not None:
+            self._by_identity.setdefault(obj.identity, obj)
 
     def _find_loaded(self, name: bytes) -> LinkMap | None:
-        for candidate in self._namespace():
-            if candidate.matches(name):
-                return candidate
-        return None
+        """_dl_map_object's scan: an object whose l_name, alias or DT_SONAME is ``name`` (loader.md §3.2)."""
+        return self._by_name.get(name)
 
     def _reference(self, obj: LinkMap, depth: int) -> None:
         """Put an object on the search list the first time anything refers to it."""
-        if obj.fake or obj is self.vdso or any(obj is known for known in self.searchlist):
+        if obj.fake or obj is self.vdso or id(obj) in self._on_searchlist:
             return
         obj.depth = depth
         self.searchlist.append(obj)
+        self._on_searchlist.add(id(obj))
 
     def _load_preloads(self) -> None:
         names: list[tuple[bytes, str]] = []
@@ -231,10 +241,11 @@ class Emulation:
         """A found file becomes a new link map, unless the same file (dev, ino) is already loaded."""
         verdict = result.verdict
         opened = verdict.opened
-        for loaded in self.mapped:
-            if loaded.identity == opened.identity and not loaded.fake:
-                loaded.aliases.add(name)
-                return loaded
+        loaded = self._by_identity.get(opened.identity)
+        if loaded is not None:  # the same file under another name (loader.md §3.8)
+            loaded.aliases.add(name)
+            self._by_name.setdefault(name, loaded)
+            return loaded
         elf = verdict.elf
         problem = post_map_error(elf)
         if problem is not None:
@@ -254,8 +265,8 @@ class Emulation:
             attempts=result.attempts,
             host_path=opened.path,
         )
-        obj.aliases.add(name)
         self.mapped.append(obj)
+        self._register(obj)
         return obj
 
     def _fake(self, name: bytes, requester: LinkMap, attempts, kind: DependencyKind) -> LinkMap:  # type: ignore[no-untyped-def]

@@ -88,16 +88,16 @@ class LinkMap:
     def nodeflib(self) -> bool:
         return self.elf is not None and self.elf.dynamic is not None and self.elf.dynamic.nodeflib
 
-    def matches(self, name: bytes) -> bool:
-        """_dl_name_match_p plus the lazy DT_SONAME check of _dl_map_object (loader.md §3.2)."""
+    def names(self) -> list[bytes]:
+        """Every name the loader matches this object by: l_name, l_libname aliases, DT_SONAME."""
         if self.fake:
-            return False
-        if name in self.aliases or (self.l_name and name == os.fsencode(self.l_name)):
-            return True
-        if self.soname is not None and name == self.soname:
-            self.aliases.add(name)
-            return True
-        return False
+            return []  # a trace-mode fake is never matched: later requesters search again (S36)
+        names = list(self.aliases)
+        if self.l_name:
+            names.append(os.fsencode(self.l_name))
+        if self.soname is not None:
+            names.append(self.soname)
+        return names
 
 
 def origin_of(l_name: str, cwd: str) -> bytes:
