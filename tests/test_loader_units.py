@@ -169,3 +169,12 @@ def test_this_machines_hwcaps_and_platform_agree_with_its_loader() -> None:
     names = facts["dl_hwcaps_subdirs"].strip('"').split(":")
     expected = tuple(name for index, name in enumerate(names) if active & (1 << (len(names) - 1 - index)))
     assert hwcaps.active_glibc_hwcaps(62, cpu) == expected
+
+
+def test_default_dirs_are_read_from_the_interpreters_bytes() -> None:
+    from elfdeps.loader.environment import _system_dirs
+
+    debian = b"\x00junk/\x00/lib/x86_64-linux-gnu/\x00/usr/lib/x86_64-linux-gnu/\x00/lib/\x00/usr/lib/\x00\x01"
+    assert _system_dirs(debian) == ("/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib", "/usr/lib")
+    assert _system_dirs(b"ELF\x00/lib64/\x00/usr/lib64/\x00\x00rest") == ("/lib64", "/usr/lib64")
+    assert _system_dirs(b"no such table /usr/lib here") is None

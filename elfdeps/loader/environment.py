@@ -80,8 +80,32 @@ class TargetSystem(NamedTuple):
 
 
 _GLIBC_VERSION = re.compile(rb"release version (\d+)\.(\d+)")
-# dl-load.c's SYSTEM_DIRS: the default directories as one string of "/dir/\0" entries in ld.so's rodata.
-_SYSTEM_DIRS = re.compile(rb"(?:/[A-Za-z0-9_.+-]+(?:/[A-Za-z0-9_.+-]+)*/\x00){2,}")
+_PATH_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.+-/")
+
+
+def _system_dirs(data: bytes) -> tuple[str, ...] | None:
+    """dl-load.c's SYSTEM_DIRS, found in ld.so's rodata as "/dir/\0/usr/lib.../\0...".
+
+    Anchored on the boundary "/\0/usr/lib" with bytes.find (a regex over the whole file cost 5 ms).
+    """
+    anchor = data.find(b"/\x00/usr/lib")
+    while anchor >= 0:
+        start = anchor
+        while start > 0 and data[start - 1] in _PATH_BYTES:
+            start -= 1
+        end = anchor + 2
+        while True:
+            stop = end
+            while stop < len(data) and data[stop] in _PATH_BYTES:
+                stop += 1
+            if stop == end or stop >= len(data) or data[stop] != 0 or data[stop - 1] != ord("/"):
+                break
+            end = stop + 1
+        entries = [entry for entry in data[start:end].split(b"\0") if entry]
+        if len(entries) >= 2 and all(entry.startswith(b"/") and entry.endswith(b"/") for entry in entries):
+            return tuple(entry.decode("ascii").rstrip("/") for entry in entries)
+        anchor = data.find(b"/\x00/usr/lib", anchor + 1)
+    return None
 
 
 class _InterpreterFacts(NamedTuple):
@@ -98,15 +122,10 @@ def _read_interpreter(fs: RootFS, interpreter: str) -> _InterpreterFacts:
     data = fs.read_bytes(interpreter, limit=8 << 20) if interpreter else None
     if not data:
         return _InterpreterFacts(None, None)
-    version_match = _GLIBC_VERSION.search(data)
+    banner = data.find(b"release version ")
+    version_match = _GLIBC_VERSION.match(data, banner) if banner >= 0 else None
     version = (int(version_match.group(1)), int(version_match.group(2))) if version_match else None
-    dirs = None
-    for match in _SYSTEM_DIRS.finditer(data):
-        entries = tuple(entry.decode("ascii") for entry in match.group().split(b"\0") if entry)
-        if any(entry.startswith(("/lib", "/usr/lib")) for entry in entries):
-            dirs = tuple(entry.rstrip("/") for entry in entries)
-            break
-    return _InterpreterFacts(version, dirs)
+    return _InterpreterFacts(version, _system_dirs(data))
 
 
 def describe_target(
