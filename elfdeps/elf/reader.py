@@ -16,7 +16,8 @@ from elfdeps.elf import constants as C
 from elfdeps.errors import ElfFormatError
 
 if TYPE_CHECKING:
-    from elfdeps.elf.symbols import DynamicSymbols
+    from elfdeps.elf.relocations import SymbolReference
+    from elfdeps.elf.symbols import DynamicSymbols, SymbolTable
 
 __all__ = ["Dynamic", "ElfFile", "Ident", "Section", "Segment", "parse_ident"]
 
@@ -276,6 +277,13 @@ class ElfFile:
                 flags_1 = value
         return Dynamic(entries, tuple(dependencies), soname, rpath, runpath, flags, flags_1)
 
+    def string_table_bounds(self) -> tuple[int, int]:
+        """File offsets where the dynamic string table starts and ends."""
+        offset, strsz = self._strtab
+        if offset is None:
+            raise ElfFormatError(f"{self.path}: the file has symbols but no dynamic string table")
+        return offset, min(offset + strsz, len(self._data)) if strsz is not None else len(self._data)
+
     def dynamic_string(self, index: int, what: str) -> bytes:
         """A string of the dynamic string table (DT_STRTAB), bounded by DT_STRSZ."""
         offset, strsz = self._strtab
@@ -292,6 +300,20 @@ class ElfFile:
         from elfdeps.elf.symbols import read_dynamic_symbols
 
         return read_dynamic_symbols(self)
+
+    @cached_property
+    def symbol_table(self) -> SymbolTable:
+        """Random access to .dynsym through its hash table (what binding uses)."""
+        from elfdeps.elf.symbols import SymbolTable
+
+        return SymbolTable(self)
+
+    @cached_property
+    def symbol_references(self) -> tuple[SymbolReference, ...]:
+        """The relocations that name a symbol (what the loader looks up)."""
+        from elfdeps.elf.relocations import read_symbol_references
+
+        return read_symbol_references(self)
 
     @cached_property
     def sections(self) -> tuple[Section, ...]:

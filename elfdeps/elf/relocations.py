@@ -1,0 +1,110 @@
+"""The symbol references of a file, read from its dynamic relocations (DT_RELA/DT_REL, DT_JMPREL).
+
+ld.so looks up a symbol only when a relocation names it, so these are what binding emulates. Each
+reference is classed as glibc's elf_machine_type_class does: PLT (lazy-bindable function calls and
+TLS), COPY, or plain data/address references that are bound at start-up even when lazy
+(sysdeps/<arch>/dl-machine.h; loader.md §10.2, §10.6).
+"""
+
+from __future__ import annotations
+
+import struct
+from enum import Enum
+from typing import TYPE_CHECKING, NamedTuple
+
+from elfdeps.elf import constants as C
+from elfdeps.errors import ElfFormatError
+
+if TYPE_CHECKING:
+    from elfdeps.elf.reader import ElfFile
+
+__all__ = ["RelocClass", "SymbolReference", "read_symbol_references"]
+
+DT_PLTRELSZ, DT_RELA, DT_RELASZ, DT_REL, DT_RELSZ, DT_PLTREL, DT_JMPREL = 2, 7, 8, 17, 18, 20, 23
+DT_RELACOUNT, DT_RELCOUNT = 0x6FFFFFF9, 0x6FFFFFFA
+MAX_RELOCATIONS = 1 << 24
+
+
+class RelocClass(str, Enum):
+    PLT = "plt"  # JUMP_SLOT and TLS: an undefined definition never satisfies it
+    COPY = "copy"  # looked up skipping the executable
+    DATA = "data"  # GLOB_DAT, absolute, ...: bound at start-up even in lazy mode
+
+
+# (e_machine) -> (relative types to skip, JUMP_SLOT type, PLT-class types, COPY type)
+_MACHINE_TYPES: dict[int, tuple[frozenset[int], int, frozenset[int], int]] = {
+    C.EM_X86_64: (frozenset({8, 37}), 7, frozenset({7, 16, 17, 18, 36}), 5),
+    C.EM_386: (frozenset({8, 42}), 7, frozenset({7, 14, 35, 36, 37, 43}), 5),
+    C.EM_AARCH64: (frozenset({1027, 1032}), 1026, frozenset({1026, 1028, 1029, 1030, 1031}), 1024),
+}
+
+
+class SymbolReference(NamedTuple):
+    """One relocation that names a symbol."""
+
+    symbol_index: int
+    reloc_class: RelocClass
+    lazy: bool  # a JUMP_SLOT in the PLT relocations: bound at first call unless BIND_NOW
+
+
+def _table(elf: ElfFile, addr: int | None, size: int | None, entry_size: int, what: str) -> bytes:
+    if addr is None or not size:
+        return b""
+    offset = elf.vaddr_to_offset(addr)
+    if offset is None:
+        raise ElfFormatError(f"{elf.path}: {what} address {addr:#x} is not inside a PT_LOAD segment")
+    size = min(size, MAX_RELOCATIONS * entry_size)
+    size -= size % entry_size
+    elf.unpack_from(f"{size}x", offset, what)  # bounds check
+    return bytes(elf.data[offset : offset + size])
+
+
+def read_symbol_references(elf: ElfFile) -> tuple[SymbolReference, ...]:
+    """Every relocation that names a symbol, in file order (DT_REL(A) first, then DT_JMPREL)."""
+    dynamic = elf.dynamic
+    if dynamic is None:
+        return ()
+    relative, jump_slot, plt_types, copy_type = _MACHINE_TYPES.get(
+        elf.e_machine, (frozenset(), -1, frozenset(), -1)
+    )
+    rela = dynamic.value(DT_RELA) is not None or dynamic.value(DT_PLTREL) == DT_RELA
+    word = 8 if elf.is_64 else 4
+    entry_size = (3 if rela else 2) * word
+    fmt = elf.byte_order + ("QQ" if elf.is_64 else "II") + (("q" if elf.is_64 else "i") if rela else "")
+    shift, type_mask = (32, 0xFFFFFFFF) if elf.is_64 else (8, 0xFF)
+
+    references: list[SymbolReference] = []
+
+    def scan(raw: bytes, in_plt: bool, skip: int) -> None:
+        # Relative relocations come first (DT_RELACOUNT says how many) and name no symbol.
+        for entry in struct.iter_unpack(fmt, raw[skip * entry_size :]):
+            info = entry[1]
+            symbol = info >> shift
+            if symbol == 0:
+                continue
+            rtype = info & type_mask
+            if rtype in relative:
+                continue
+            if rtype == copy_type:
+                kind = RelocClass.COPY
+            elif rtype in plt_types:
+                kind = RelocClass.PLT
+            else:
+                kind = RelocClass.DATA
+            references.append(SymbolReference(symbol, kind, in_plt and rtype == jump_slot))
+
+    if rela:
+        table = _table(elf, dynamic.value(DT_RELA), dynamic.value(DT_RELASZ), entry_size, "DT_RELA")
+        count = dynamic.value(DT_RELACOUNT) or 0
+    else:
+        table = _table(elf, dynamic.value(DT_REL), dynamic.value(DT_RELSZ), entry_size, "DT_REL")
+        count = dynamic.value(DT_RELCOUNT) or 0
+    plt = _table(elf, dynamic.value(DT_JMPREL), dynamic.value(DT_PLTRELSZ), entry_size, "DT_JMPREL")
+    # DT_RELA may include the PLT relocations (when DT_JMPREL lies inside it): count them once.
+    jmprel, rela_addr = dynamic.value(DT_JMPREL), dynamic.value(DT_RELA if rela else DT_REL)
+    rela_size = dynamic.value(DT_RELASZ if rela else DT_RELSZ) or 0
+    if plt and jmprel is not None and rela_addr is not None and rela_addr <= jmprel < rela_addr + rela_size:
+        table = table[: jmprel - rela_addr]
+    scan(table, in_plt=False, skip=min(count, len(table) // entry_size))
+    scan(plt, in_plt=True, skip=0)
+    return tuple(references)
