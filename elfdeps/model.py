@@ -5,7 +5,7 @@ objects in load order and the DT_NEEDED edges between them. Renderers and audit 
 from __future__ import annotations
 
 import os
-from enum import Enum
+from enum import StrEnum
 from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
@@ -25,7 +25,7 @@ __all__ = [
 ]
 
 
-class Via(str, Enum):
+class Via(StrEnum):
     """How the loader came to an object (the `via` of the JSON contract)."""
 
     MAIN = "main"
@@ -39,7 +39,7 @@ class Via(str, Enum):
     DIRECT = "direct"  # a name containing '/', opened as given
 
 
-class Outcome(str, Enum):
+class Outcome(StrEnum):
     """What happened at one candidate path."""
 
     FOUND = "found"
@@ -51,7 +51,7 @@ class Outcome(str, Enum):
     ERROR = "error"
 
 
-class DependencyKind(str, Enum):
+class DependencyKind(StrEnum):
     NEEDED = "needed"
     FILTER = "filter"
     AUXILIARY = "auxiliary"

@@ -139,9 +139,7 @@ def describe_target(
     fs = RootFS(env.root)
     abi = _ABIS.get((machine, elf_class), _FALLBACK_ABI)
     facts = _read_interpreter(fs, interpreter or abi.interpreter)
-    debian = bool(abi.triple) and (
-        fs.is_directory(f"/lib/{abi.triple}") or fs.is_directory(f"/usr/lib/{abi.triple}")
-    )
+    debian = bool(abi.triple) and (fs.is_directory(f"/lib/{abi.triple}") or fs.is_directory(f"/usr/lib/{abi.triple}"))
     if env.default_dirs is not None:
         dirs = env.default_dirs
     elif facts.system_dirs is not None:
@@ -157,10 +155,7 @@ def describe_target(
     version = env.glibc_version or facts.glibc_version
     cpu = hwcaps.read_cpu()  # a sysroot is analysed for the CPU it is analysed on (override: --hwcaps)
     platform = env.platform or hwcaps.platform_name(machine, cpu)
-    if env.hwcaps_subdirs is not None:
-        active = env.hwcaps_subdirs
-    else:
-        active = hwcaps.active_glibc_hwcaps(machine, cpu)
+    active = env.hwcaps_subdirs if env.hwcaps_subdirs is not None else hwcaps.active_glibc_hwcaps(machine, cpu)
     legacy: tuple[str, ...] = ()
     if version is not None and version < (2, 37):
         legacy = hwcaps.legacy_subdirs(machine, platform, cpu)

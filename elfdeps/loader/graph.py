@@ -187,15 +187,14 @@ class Emulation:
                 result = self.searcher.search(name, self.main, preload=True)
                 if not result.found:
                     reason = (
-                        result.verdict.message
-                        if result.fatal and result.verdict
-                        else "cannot open shared object file"
+                        result.verdict.message if result.fatal and result.verdict else "cannot open shared object file"
                     )
                     shown = os.fsdecode(raw)
                     message = f"object '{shown}' from {source} cannot be preloaded ({reason}): ignored."
                     self.warnings.append(f"ERROR: ld.so: {message}")
                     continue
-                target = self._map(name, self.main, result, Via.PRELOAD)
+                # The link map keeps the name as given ($ORIGIN unexpanded), as do_preload passes it.
+                target = self._map(raw, self.main, result, Via.PRELOAD)
             self._reference(target, 1)
             self.edges.append((self.main, DependencyKind.PRELOAD, raw, name, target, False, None))
 
@@ -220,20 +219,18 @@ class Emulation:
                 result = self.searcher.search(name, requester)
                 if result.fatal:
                     assert result.verdict is not None
-                    raise _Stop(LoadError(os.fsdecode(name), result.path, result.verdict.message or "error"))
+                    shown = result.path or os.fsdecode(
+                        name
+                    )  # ld.so names the bad candidate: "DIR/libX.so: invalid ELF header"
+                    raise _Stop(LoadError(shown, result.path, result.verdict.message or "error"))
                 if result.found:
                     target = self._map(name, requester, result, result.via)
                 else:
                     target = self._fake(name, requester, result.attempts, kind)
-            elif (
-                self.check_shadowing
-                and b"/" not in name
-                and target is not self.main
-                and target is not self.vdso
-            ):
+            elif self.check_shadowing and b"/" not in name and target is not self.main and target is not self.vdso:
                 shadowed = self._shadowed_path(name, requester, target)
             self._reference(target, requester.depth + 1)
-            if kind is not DependencyKind.NEEDED and not target.fake:
+            if kind is not DependencyKind.NEEDED:
                 self._place_filtee(target, requester)
             self.edges.append((requester, kind, raw, name, target, reused, shadowed))
 
@@ -270,9 +267,7 @@ class Emulation:
         return obj
 
     def _fake(self, name: bytes, requester: LinkMap, attempts, kind: DependencyKind) -> LinkMap:  # type: ignore[no-untyped-def]
-        fake = LinkMap(
-            name, "", os.fsdecode(name), None, None, requester, None, None, attempts=attempts, fake=True
-        )
+        fake = LinkMap(name, "", os.fsdecode(name), None, None, requester, None, None, attempts=attempts, fake=True)
         fake.required = kind is not DependencyKind.AUXILIARY
         fake.depth = requester.depth + 1
         self.mapped.append(fake)
@@ -281,11 +276,7 @@ class Emulation:
     def _place_filtee(self, filtee: LinkMap, filter_object: LinkMap) -> None:
         """A filtee goes just before its filter in the scope and the list (dl-deps.c, loader.md §12)."""
         for order in (self.searchlist, self.mapped):
-            if (
-                filtee in order
-                and filter_object in order
-                and order.index(filtee) > order.index(filter_object)
-            ):
+            if filtee in order and filter_object in order and order.index(filtee) > order.index(filter_object):
                 order.remove(filtee)
                 order.insert(order.index(filter_object), filtee)
 

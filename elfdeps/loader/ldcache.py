@@ -134,9 +134,7 @@ def _parse_new(data: bytes, base: int) -> LdCache | None:
     raw = data[base + 48 : base + 48 + nlibs * 24]
     entries = [
         (flags, key, value, hwcap, position)
-        for position, (flags, key, value, _osversion, hwcap) in enumerate(
-            struct.iter_unpack(order + "iIIIQ", raw)
-        )
+        for position, (flags, key, value, _osversion, hwcap) in enumerate(struct.iter_unpack(order + "iIIIQ", raw))
     ]
     return LdCache(data, base, entries, tuple(hwcaps_names), generator)
 

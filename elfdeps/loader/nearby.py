@@ -25,11 +25,7 @@ ANCESTOR_LEVELS = 3
 
 def _children(target: TargetSystem, directory: str, limit: int = 64) -> list[str]:
     names = target.fs.listdir(directory)[:limit]
-    return [
-        os.path.join(directory, name)
-        for name in names
-        if target.fs.is_directory(os.path.join(directory, name))
-    ]
+    return [os.path.join(directory, name) for name in names if target.fs.is_directory(os.path.join(directory, name))]
 
 
 def _rust_toolchain_dirs(target: TargetSystem) -> list[str]:
@@ -60,9 +56,7 @@ def _candidate_directories(target: TargetSystem, starts: list[str]) -> list[str]
                 add(child)
                 add(os.path.join(child, "deps"))
                 add(os.path.join(child, "lib"))
-                if os.path.basename(directory) == "target" or target.fs.exists(
-                    os.path.join(directory, "CACHEDIR.TAG")
-                ):
+                if os.path.basename(directory) == "target" or target.fs.exists(os.path.join(directory, "CACHEDIR.TAG")):
                     for grandchild in _children(target, child):  # target/<triple>/<profile>/deps
                         add(os.path.join(grandchild, "deps"))
             parent = os.path.dirname(directory)

@@ -99,20 +99,13 @@ class Searcher:
         text = os.fsdecode(name)
         attempts: list[Attempt] = []
 
-        def finish(
-            path: str | None, via: Via | None, owner: str | None, verdict: Verdict | None
-        ) -> SearchResult:
+        def finish(path: str | None, via: Via | None, owner: str | None, verdict: Verdict | None) -> SearchResult:
             other_class = any(attempt.outcome is Outcome.WRONG_CLASS for attempt in attempts)
             return SearchResult(path, via, owner, verdict, tuple(attempts), other_class)
 
         if "/" in name.decode("latin-1"):
             verdict = self.verify(text)
-            if (
-                verdict.kind is VerdictKind.OK
-                and preload
-                and self.env.secure
-                and not is_setuid(verdict.opened)
-            ):
+            if verdict.kind is VerdictKind.OK and preload and self.env.secure and not is_setuid(verdict.opened):
                 verdict = Verdict(VerdictKind.ABSENT, errno.ENOENT)
             attempts.append(self._attempt(text, os.path.dirname(text), Via.DIRECT, None, verdict))
             if verdict.kind in (VerdictKind.OK, VerdictKind.FATAL):
@@ -198,17 +191,10 @@ class Searcher:
             path = subdir + name
             verdict = self.verify(path)
             tried_any = True
-            if (
-                verdict.kind is VerdictKind.OK
-                and preload
-                and self.env.secure
-                and not is_setuid(verdict.opened)
-            ):
+            if verdict.kind is VerdictKind.OK and preload and self.env.secure and not is_setuid(verdict.opened):
                 verdict = Verdict(VerdictKind.ABSENT, errno.ENOENT)
             if not relative and subdir not in self._dir_exists:
-                exists = verdict.kind is VerdictKind.OK or self.target.fs.is_directory(
-                    subdir.rstrip("/") or "/"
-                )
+                exists = verdict.kind is VerdictKind.OK or self.target.fs.is_directory(subdir.rstrip("/") or "/")
                 self._dir_exists[subdir] = exists
             if verdict.kind in (VerdictKind.OK, VerdictKind.FATAL):
                 attempts.append(self._attempt(path, subdir, via, owner, verdict))
@@ -217,15 +203,15 @@ class Searcher:
                 attempts.append(self._attempt(path, subdir, via, owner, verdict))
             last_errno = verdict.errno
         if not tried_any:
-            attempts.append(
-                Attempt(directory + name, directory, via, owner, Outcome.NO_DIRECTORY, "no such directory")
-            )
+            attempts.append(Attempt(directory + name, directory, via, owner, Outcome.NO_DIRECTORY, "no such directory"))
             return None
         if last_errno not in _CONTINUE_ERRNOS:
             directory_exists = self._dir_exists.get(directory, False)
             # glibc < 2.39 also abandons the list for a relative element naming a non-directory (BZ 31035).
             version = self.target.glibc_version
             if directory_exists or (relative and (version is None or version < (2, 39))):
+                if attempts and attempts[-1].directory == directory:
+                    attempts.pop()  # the same candidate, now known to end the list
                 attempts.append(
                     Attempt(
                         directory + name,

@@ -48,9 +48,7 @@ def _fatal(message: str) -> Verdict:
     return Verdict(VerdictKind.FATAL, errno.EINVAL, message)
 
 
-def open_verify(
-    files: FileCache, fs: RootFS, path: str, elf_class: int, machine: int, byte_order: str
-) -> Verdict:
+def open_verify(files: FileCache, fs: RootFS, path: str, elf_class: int, machine: int, byte_order: str) -> Verdict:
     """Open ``path`` (a virtual path) and check its header against the target's class and machine."""
     try:
         host = fs.host_path(path)

@@ -97,9 +97,7 @@ def _describe_attempt(attempt: Attempt, result: LoadResult) -> str:
 
 def _missing_details(obj: LoadedObject, result: LoadResult, palette: Palette) -> Iterator[str]:
     if not obj.attempts:
-        yield palette.dim(
-            "no place to search: no RUNPATH, no LD_LIBRARY_PATH, no cache entry, no default dirs"
-        )
+        yield palette.dim("no place to search: no RUNPATH, no LD_LIBRARY_PATH, no cache entry, no default dirs")
     else:
         yield palette.dim("searched, in order:")
         for attempt in obj.attempts:
