@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import weakref
-from enum import Enum
+from enum import StrEnum
 from typing import NamedTuple
 
 from elfdeps.elf import constants as C
@@ -58,7 +58,7 @@ class Binding(NamedTuple):
         return self.target is None and not self.weak_reference
 
 
-class VersionProblemKind(str, Enum):
+class VersionProblemKind(StrEnum):
     MISSING = "missing"  # version 'X' not found (required by Y): fatal
     WEAK_MISSING = "weak-missing"  # weak version 'X' not found: a warning
     NO_VERSION_INFO = "no-version-info"  # the library defines no versions at all: a warning
@@ -99,9 +99,7 @@ class _Scope:
             except ElfFormatError as error:
                 self.unreadable.append((obj.index, str(error)))
         self._index: dict[bytes, list[int]] | None = None
-        self._answers: dict[
-            tuple[bytes, _Required | None, RelocClass, int], tuple[int | None, tuple[int, ...]]
-        ] = {}
+        self._answers: dict[tuple[bytes, _Required | None, RelocClass, int], tuple[int | None, tuple[int, ...]]] = {}
 
     def lookup(
         self,
@@ -160,9 +158,7 @@ class _Scope:
         return winner, tuple(others)
 
 
-def _defines(
-    table: SymbolTable, name: bytes, h: int, required: _Required | None, reloc_class: RelocClass
-) -> bool:
+def _defines(table: SymbolTable, name: bytes, h: int, required: _Required | None, reloc_class: RelocClass) -> bool:
     """check_match over every symbol of that name in one object (dl-lookup.c)."""
     versions: dict[int, VersionEntry] | None = None
     unversioned_candidates = 0
@@ -184,9 +180,7 @@ def _defines(
                 versions = table.versions()
             entry = versions.get(ndx)
             entry_hash = entry.hash if entry is not None and ndx > 1 else 0
-            same = (
-                entry is not None and ndx > 1 and entry.hash == required.hash and entry.name == required.name
-            )
+            same = entry is not None and ndx > 1 and entry.hash == required.hash and entry.name == required.name
             if same or not (required.hidden or entry_hash or symbol.hidden_version):
                 return True
             continue
@@ -211,9 +205,7 @@ def _required_version(table: SymbolTable, symbol_index: int) -> _Required | None
 
 def _is_symbolic(elf: ElfFile) -> bool:
     dynamic = elf.dynamic
-    return dynamic is not None and (
-        dynamic.value(C.DT_SYMBOLIC) is not None or bool(dynamic.flags & C.DF_SYMBOLIC)
-    )
+    return dynamic is not None and (dynamic.value(C.DT_SYMBOLIC) is not None or bool(dynamic.flags & C.DF_SYMBOLIC))
 
 
 class _Reference(NamedTuple):
@@ -311,9 +303,7 @@ def _names_of(result: LoadResult) -> dict[bytes, int]:
     return names
 
 
-def _check_versions(
-    result: LoadResult, scope: _Scope, requesters: frozenset[int] | None
-) -> list[VersionProblem]:
+def _check_versions(result: LoadResult, scope: _Scope, requesters: frozenset[int] | None) -> list[VersionProblem]:
     """dl-version.c:_dl_check_map_versions over the loaded objects (or the given ones)."""
     problems: list[VersionProblem] = []
     names = _names_of(result)
@@ -377,6 +367,4 @@ def bind(
             _bind_object(scope, member, collect_interposition, bindings)
         except ElfFormatError as error:
             unreadable.append((member[0], str(error)))
-    return BindingReport(
-        tuple(bindings), tuple(_check_versions(result, scope, requesters)), tuple(unreadable)
-    )
+    return BindingReport(tuple(bindings), tuple(_check_versions(result, scope, requesters)), tuple(unreadable))

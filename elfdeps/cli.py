@@ -25,26 +25,16 @@ class _Parser(argparse.ArgumentParser):
 
 def _add_resolution_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("resolution (what the analysed program would be started with)")
-    group.add_argument(
-        "--root", metavar="DIR", help="analyse a sysroot: its ld.so.cache, ld.so.conf, default dirs"
-    )
-    group.add_argument(
-        "--ld-library-path", metavar="PATHS", help="LD_LIBRARY_PATH (default: the environment's)"
-    )
+    group.add_argument("--root", metavar="DIR", help="analyse a sysroot: its ld.so.cache, ld.so.conf, default dirs")
+    group.add_argument("--ld-library-path", metavar="PATHS", help="LD_LIBRARY_PATH (default: the environment's)")
     group.add_argument("--preload", metavar="LIBS", help="LD_PRELOAD (default: the environment's)")
-    group.add_argument(
-        "--no-env", action="store_true", help="ignore LD_LIBRARY_PATH/LD_PRELOAD of this environment"
-    )
+    group.add_argument("--no-env", action="store_true", help="ignore LD_LIBRARY_PATH/LD_PRELOAD of this environment")
     group.add_argument("--secure", action="store_true", help="setuid semantics (AT_SECURE)")
-    group.add_argument(
-        "--inhibit-cache", action="store_true", help="ignore ld.so.cache (ld.so --inhibit-cache)"
-    )
+    group.add_argument("--inhibit-cache", action="store_true", help="ignore ld.so.cache (ld.so --inhibit-cache)")
     group.add_argument("--platform", metavar="P", help="value of $PLATFORM (default: from this CPU)")
     group.add_argument("--lib", metavar="L", help="value of $LIB (default: from the target's layout)")
     group.add_argument("--default-dirs", metavar="D1:D2", help="the loader's system directories")
-    group.add_argument(
-        "--hwcaps", metavar="A:B", help="active glibc-hwcaps subdirectories, best first ('' for none)"
-    )
+    group.add_argument("--hwcaps", metavar="A:B", help="active glibc-hwcaps subdirectories, best first ('' for none)")
     group.add_argument("--glibc", metavar="X.Y", help="target glibc version (default: read from its ld.so)")
     group.add_argument("--no-preload-file", action="store_true", help="ignore the root's /etc/ld.so.preload")
 
@@ -55,9 +45,7 @@ def _parser() -> argparse.ArgumentParser:
         description="What an ELF program will load, from where, why, and what will break (never running it).",
     )
     parser.add_argument("--version", action="version", version=f"elfdeps {__version__}")
-    parser.add_argument(
-        "--traceback", action="store_true", help="show the Python traceback of internal errors"
-    )
+    parser.add_argument("--traceback", action="store_true", help="show the Python traceback of internal errors")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     listing = commands.add_parser("list", help="ldd-compatible flat list in load order (never runs FILE)")
@@ -70,7 +58,26 @@ def _parser() -> argparse.ArgumentParser:
     tree.add_argument("--json", action="store_true", help="one JSON object (schema_version 1) on stdout")
     tree.add_argument("-a", "--all", action="store_true", help="repeat subtrees already shown")
     _add_resolution_options(tree)
-    for sub in (listing, tree):
+    audit = commands.add_parser("audit", help="pre-release gate: missing libraries, symbols, versions, RPATHs")
+    audit.add_argument("paths", metavar="PATH", nargs="+", help="files or directories (walked; non-ELF skipped)")
+    audit.add_argument("--format", choices=("text", "json", "sarif"), default=None, help="output format (text)")
+    audit.add_argument("--json", action="store_true", help="same as --format json")
+    audit.add_argument("--fail-on", choices=("error", "warning", "info"), help="exit 1 at this severity (error)")
+    audit.add_argument("--ignore", action="append", default=[], metavar="RULE[:GLOB]", help="drop findings")
+    audit.add_argument("--max-version", action="append", default=[], metavar="FAMILY=X.Y", help="version floor")
+    audit.add_argument("--baseline", metavar="FILE", help="a saved JSON report: its findings do not fail")
+    audit.add_argument("--config", metavar="FILE", help="settings file (default: elfdeps.toml or pyproject.toml)")
+    audit.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE instead of stdout")
+    audit.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
+    _add_resolution_options(audit)
+
+    symbols = commands.add_parser("symbols", help="where each undefined symbol binds (like LD_DEBUG=bindings)")
+    symbols.add_argument("file", metavar="FILE")
+    symbols.add_argument("--missing", action="store_true", help="only references nothing defines")
+    symbols.add_argument("--defines", metavar="NAME", help="which loaded objects define NAME, and which wins")
+    symbols.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    _add_resolution_options(symbols)
+    for sub in (listing, tree, audit, symbols):
         sub.add_argument("--traceback", action="store_true", help=argparse.SUPPRESS)
     return parser
 
@@ -180,6 +187,100 @@ def _command_tree(args: argparse.Namespace, out: TextIO, err: TextIO) -> _Outcom
     return _Outcome(problems=any(not result.ok for result in results))
 
 
+def _audit_options(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from elfdeps.audit.config import find_config, load_config
+    from elfdeps.audit.rules import RULES, Severity
+    from elfdeps.audit.runner import AuditOptions
+    from elfdeps.audit.versions import parse_floor
+
+    config_path = args.config or find_config(os.getcwd())
+    config = load_config(config_path) if config_path else {}
+    fail_on = args.fail_on or config.get("fail-on", "error")
+    if fail_on not in ("error", "warning", "info"):
+        raise UsageError(f"fail-on must be error, warning or info, not {fail_on!r}")
+    ignores = []
+    for item in [*config.get("ignore", []), *args.ignore]:
+        rule, _, pattern = item.partition(":")
+        if rule != "*" and rule not in RULES:
+            raise UsageError(f"--ignore: unknown rule {rule!r} (rules: {', '.join(RULES)})")
+        ignores.append((rule, pattern or None))
+    floors = {}
+    for item in [*config.get("max-version", []), *args.max_version]:
+        try:
+            family, version = parse_floor(item)
+        except ValueError as error:
+            raise UsageError(str(error)) from error
+        floors[family] = version
+    baseline_path = args.baseline or config.get("baseline")
+    baseline = _read_baseline(baseline_path) if baseline_path else frozenset()
+    return AuditOptions(_loader_env(args), Severity(fail_on), tuple(ignores), floors, baseline)
+
+
+def _read_baseline(path: str) -> frozenset:  # type: ignore[type-arg]
+    import json
+
+    try:
+        with open(path, encoding="utf-8") as handle:
+            findings = json.load(handle)["findings"]
+        return frozenset(
+            (f["rule"], f["object"], f.get("symbol"), f.get("version"), f.get("library")) for f in findings
+        )
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise InputError(f"{path}: not an elfdeps JSON report usable as a baseline ({error})") from error
+
+
+def _command_audit(args: argparse.Namespace, out: TextIO, err: TextIO) -> _Outcome:
+    from elfdeps.audit.runner import audit
+
+    options = _audit_options(args)
+    progress = None
+    if not args.no_progress and err.isatty():
+
+        def progress(number: int, total: int, path: str) -> None:
+            if total >= 10:
+                err.write(f"\r\033[K[{number}/{total}] {path[-60:]}")
+                if number == total:
+                    err.write("\r\033[K")
+                err.flush()
+
+    report = audit(args.paths, options, progress)
+    output_format = "json" if args.json else (args.format or "text")
+    stream = open(args.output, "w", encoding="utf-8") if args.output else out  # noqa: SIM115
+    try:
+        if output_format == "json":
+            from elfdeps.render.jsonreport import write_audit_report
+
+            write_audit_report(report, stream)
+        elif output_format == "sarif":
+            from elfdeps.render.sarif import write_sarif
+
+            write_sarif(report, stream)
+        else:
+            from elfdeps.render.audit_text import render_audit
+            from elfdeps.render.text import Palette
+
+            render_audit(report, stream, Palette(_use_colour(stream)))
+    finally:
+        if stream is not out:
+            stream.close()
+    return _Outcome(problems=report.fails(options.fail_on))
+
+
+def _command_symbols(args: argparse.Namespace, out: TextIO, err: TextIO) -> _Outcome:
+    from elfdeps.binding import bind
+    from elfdeps.loader.graph import emulate
+    from elfdeps.render.symbols_text import render_bindings, render_definers
+
+    result = emulate(_main_path(args.file, args.root), _loader_env(args))
+    report = bind(result, collect_interposition=args.defines is not None)
+    if args.defines is not None:
+        found = render_definers(result, os.fsencode(args.defines), out, as_json=args.json)
+        return _Outcome(problems=not found)
+    failing = render_bindings(result, report, out, missing_only=args.missing, as_json=args.json)
+    _report_errors(result, err)
+    return _Outcome(problems=failing or not result.ok)
+
+
 def _report_errors(result, err: TextIO) -> None:  # type: ignore[no-untyped-def]
     if result.error is not None:
         error = result.error
@@ -194,8 +295,13 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
     try:
         args = _parser().parse_args(arguments)
         if args.command is None:
-            raise UsageError("a command is needed: list or tree (see 'elfdeps --help')")
-        command = {"list": _command_list, "tree": _command_tree}[args.command]
+            raise UsageError("a command is needed: list, tree, audit or symbols (see 'elfdeps --help')")
+        command = {
+            "list": _command_list,
+            "tree": _command_tree,
+            "audit": _command_audit,
+            "symbols": _command_symbols,
+        }[args.command]
         outcome = command(args, out, err)
         out.flush()
         return _exit_code(outcome)
@@ -225,7 +331,5 @@ def _internal(error: BaseException, traceback_wanted: bool, err: TextIO) -> int:
 
         traceback.print_exception(error, file=err)
     else:
-        err.write(
-            f"elfdeps: internal error: {type(error).__name__}: {error} (run with --traceback for details)\n"
-        )
+        err.write(f"elfdeps: internal error: {type(error).__name__}: {error} (run with --traceback for details)\n")
     return EXIT_INTERNAL

@@ -254,9 +254,7 @@ class ElfFile:
                 raise ElfFormatError(f"{self.path}: the dynamic section names libraries but has no DT_STRTAB")
             strtab_offset = self.vaddr_to_offset(strtab_addr)
             if strtab_offset is None:
-                raise ElfFormatError(
-                    f"{self.path}: DT_STRTAB {strtab_addr:#x} is not inside a PT_LOAD segment"
-                )
+                raise ElfFormatError(f"{self.path}: DT_STRTAB {strtab_addr:#x} is not inside a PT_LOAD segment")
         self._strtab = (strtab_offset, strsz)
 
         dependencies: list[tuple[int, bytes]] = []
@@ -325,10 +323,7 @@ class ElfFile:
             raise ElfFormatError(f"{self.path}: section header entry size {self.e_shentsize} is too small")
         self._check_range(self.e_shoff, self.e_shnum * self.e_shentsize, "the section header table")
         fmt = self.byte_order + ("IIQQQQIIQQ" if self.is_64 else "IIIIIIIIII")
-        raw = [
-            struct.unpack_from(fmt, self._data, self.e_shoff + i * self.e_shentsize)
-            for i in range(self.e_shnum)
-        ]
+        raw = [struct.unpack_from(fmt, self._data, self.e_shoff + i * self.e_shentsize) for i in range(self.e_shnum)]
         names_offset = names_end = None
         if self.e_shstrndx < len(raw):
             _, _, _, _, names_offset, names_size, *_ = raw[self.e_shstrndx]

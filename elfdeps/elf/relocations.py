@@ -9,7 +9,7 @@ TLS), COPY, or plain data/address references that are bound at start-up even whe
 from __future__ import annotations
 
 import struct
-from enum import Enum
+from enum import StrEnum
 from typing import TYPE_CHECKING, NamedTuple
 
 from elfdeps.elf import constants as C
@@ -25,7 +25,7 @@ DT_RELACOUNT, DT_RELCOUNT = 0x6FFFFFF9, 0x6FFFFFFA
 MAX_RELOCATIONS = 1 << 24
 
 
-class RelocClass(str, Enum):
+class RelocClass(StrEnum):
     PLT = "plt"  # JUMP_SLOT and TLS: an undefined definition never satisfies it
     COPY = "copy"  # looked up skipping the executable
     DATA = "data"  # GLOB_DAT, absolute, ...: bound at start-up even in lazy mode
@@ -64,9 +64,7 @@ def read_symbol_references(elf: ElfFile) -> tuple[SymbolReference, ...]:
     dynamic = elf.dynamic
     if dynamic is None:
         return ()
-    relative, jump_slot, plt_types, copy_type = _MACHINE_TYPES.get(
-        elf.e_machine, (frozenset(), -1, frozenset(), -1)
-    )
+    relative, jump_slot, plt_types, copy_type = _MACHINE_TYPES.get(elf.e_machine, (frozenset(), -1, frozenset(), -1))
     rela = dynamic.value(DT_RELA) is not None or dynamic.value(DT_PLTREL) == DT_RELA
     word = 8 if elf.is_64 else 4
     entry_size = (3 if rela else 2) * word

@@ -294,9 +294,7 @@ class SymbolTable:
         if self.count:
             elf.unpack_from(f"{self._entry_size * self.count}x", self._symtab, "the dynamic symbol table")
         versym_addr = dynamic.value(C.DT_VERSYM) if dynamic is not None else None
-        self._versym = (
-            _offset(elf, versym_addr, "DT_VERSYM") if versym_addr is not None and self.count else None
-        )
+        self._versym = _offset(elf, versym_addr, "DT_VERSYM") if versym_addr is not None and self.count else None
         if self._versym is not None:
             elf.unpack_from(f"{2 * self.count}x", self._versym, "DT_VERSYM")
         self._gnu = self._read_gnu_hash() if dynamic is not None else None

@@ -63,9 +63,7 @@ def _tree(result: LoadResult) -> dict[str, Any]:
         children.setdefault(edge.requester, []).append(edge)
     expanded: set[int] = set()
 
-    def node(
-        index: int, name: str, kind: str, reused: bool, shadowed: str | None, expand: bool
-    ) -> dict[str, Any]:
+    def node(index: int, name: str, kind: str, reused: bool, shadowed: str | None, expand: bool) -> dict[str, Any]:
         obj = result.objects[index]
         entry: dict[str, Any] = {
             "name": name,
@@ -154,9 +152,7 @@ def _environment(result: LoadResult) -> dict[str, Any]:
     }
 
 
-def write_report(
-    command: str, results: list[LoadResult], out: TextIO, extra: dict[str, Any] | None = None
-) -> None:
+def write_report(command: str, results: list[LoadResult], out: TextIO, extra: dict[str, Any] | None = None) -> None:
     report: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "tool": {"name": "elfdeps", "version": __version__},
@@ -167,4 +163,43 @@ def write_report(
     if extra:
         report.update(extra)
     json.dump(report, out, indent=2)
+    out.write("\n")
+
+
+def _finding(finding: Any) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "rule": finding.rule,
+        "severity": finding.severity.value,
+        "object": finding.object,
+        "message": finding.message,
+    }
+    for key in ("symbol", "version", "library", "hint", "entry"):
+        value = getattr(finding, key)
+        if value is not None:
+            entry[key] = value
+    if finding.related:
+        entry["related"] = list(finding.related)
+    return entry
+
+
+def write_audit_report(report: Any, out: TextIO) -> None:
+    """The audit as JSON: every analysed file's report, then the findings (ignores and baseline applied)."""
+    results = [entry.result for entry in report.entries if entry.result is not None]
+    files = []
+    for entry in report.entries:
+        if entry.result is None:
+            continue
+        file_entry = file_report(entry.result)
+        file_entry["required_versions"] = dict(sorted(entry.highest_versions.items()))
+        files.append(file_entry)
+    document: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "tool": {"name": "elfdeps", "version": __version__},
+        "command": "audit",
+        "environment": _environment(results[0]) if results else {},
+        "files": files,
+        "findings": [_finding(finding) for finding in report.findings],
+        "suppressed": report.suppressed,
+    }
+    json.dump(document, out, indent=2)
     out.write("\n")

@@ -1,0 +1,1 @@
+"""Audit: rules, checks and the runner behind `elfdeps audit`."""

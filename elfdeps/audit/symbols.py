@@ -1,0 +1,190 @@
+"""Findings about symbol binding: missing-symbol, missing-version, interposed-symbol,
+unused-dependency, underlinked-symbol. They read the emulated start and its BindingReport."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+from elfdeps.audit.rules import RULES, Finding, Severity
+from elfdeps.binding import Binding, BindingReport, VersionProblemKind
+from elfdeps.elf import constants as C
+from elfdeps.elf.relocations import RelocClass
+from elfdeps.errors import ElfFormatError
+from elfdeps.model import DependencyKind, LoadResult, Via
+
+__all__ = ["symbol_findings"]
+
+STB_LOCAL = 0
+STV_HIDDEN, STV_INTERNAL = 2, 1
+
+
+def _path(result: LoadResult, index: int) -> str:
+    return result.objects[index].path or result.main_path
+
+
+def _where_hidden(result: LoadResult, name: bytes) -> list[str]:
+    """Loaded objects whose .dynsym has ``name`` defined but local or hidden (so it cannot bind)."""
+    places = []
+    for obj in result.objects:
+        if not obj.found or obj.elf is None or obj.elf.dynamic is None:
+            continue
+        try:
+            table = obj.elf.symbol_table
+            for index in table.find(name):
+                symbol = table.symbol(index)
+                hidden = symbol.visibility in (STV_HIDDEN, STV_INTERNAL) or symbol.bind == STB_LOCAL
+                if symbol.shndx != C.SHN_UNDEF and (hidden or symbol.hidden_version):
+                    places.append(obj.path or "")
+        except ElfFormatError:
+            continue
+    return places
+
+
+def _missing_symbols(result: LoadResult, report: BindingReport) -> Iterator[Finding]:
+    scope_size = sum(1 for obj in result.objects if obj.found)
+    seen: set[tuple[int, bytes, bytes | None]] = set()
+    for binding in report.bindings:
+        if not binding.fails:
+            continue
+        key = (binding.requester, binding.symbol, binding.version)
+        if key in seen:
+            continue
+        seen.add(key)
+        name = os.fsdecode(binding.symbol)
+        version = os.fsdecode(binding.version) if binding.version else None
+        shown = f"{name}@{version}" if version else name
+        when = (
+            "fails when first called (lazy binding; at start-up with LD_BIND_NOW or -z now)"
+            if binding.lazy
+            else "fails at start-up"
+        )
+        hidden = _where_hidden(result, binding.symbol)
+        detail = f"; defined but not exported (local or hidden) in {', '.join(hidden)}" if hidden else ""
+        yield Finding(
+            "missing-symbol",
+            RULES["missing-symbol"].severity,
+            _path(result, binding.requester),
+            f"undefined symbol {shown}: none of the {scope_size} objects in scope defines it; {when}{detail}",
+            symbol=name,
+            version=version,
+            related=tuple(hidden),
+            hint=(
+                "link the library that defines it (a static archive from a build script, a missing -l), "
+                "or add it to the requester's DT_NEEDED"
+            ),
+        )
+
+
+def _missing_versions(result: LoadResult, report: BindingReport) -> Iterator[Finding]:
+    for problem in report.version_problems:
+        library = result.objects[problem.library]
+        version = os.fsdecode(problem.version)
+        users = ", ".join(os.fsdecode(name) for name in problem.symbols[:8])
+        more = f" and {len(problem.symbols) - 8} more" if len(problem.symbols) > 8 else ""
+        needed_by = f"; needed by {users}{more}" if users else ""
+        if problem.kind is VersionProblemKind.NO_VERSION_INFO:
+            message = f"needs version {version} of {os.fsdecode(problem.file)}, but {library.path} defines no versions"
+            severity = Severity.WARNING
+        else:
+            message = f"version {version} not found in {library.path} (required by this file){needed_by}"
+            severity = Severity.WARNING if problem.kind is VersionProblemKind.WEAK_MISSING else Severity.ERROR
+        yield Finding(
+            "missing-version",
+            severity,
+            _path(result, problem.requester),
+            message,
+            version=version,
+            library=library.path,
+            related=tuple(os.fsdecode(name) for name in problem.symbols),
+            hint="build against the oldest library version you support, or ship the newer library",
+        )
+
+
+def _interposed(result: LoadResult, report: BindingReport) -> Iterator[Finding]:
+    # The program's copy of a data object it copy-relocates (stdout, environ) interposes by design.
+    copied = {b.symbol for b in report.bindings if b.requester == 0 and b.reloc_class is RelocClass.COPY}
+    seen: set[tuple[bytes, int]] = set()
+    for binding in report.bindings:
+        if not binding.other_definitions or binding.target is None:
+            continue
+        if binding.target == 0 and binding.symbol in copied:
+            continue
+        key = (binding.symbol, binding.target)
+        if key in seen:
+            continue
+        seen.add(key)
+        others = tuple(_path(result, index) for index in binding.other_definitions)
+        yield Finding(
+            "interposed-symbol",
+            RULES["interposed-symbol"].severity,
+            _path(result, binding.target),
+            f"{os.fsdecode(binding.symbol)} is also defined by {', '.join(others)}; this definition wins"
+            " (first in load order)",
+            symbol=os.fsdecode(binding.symbol),
+            related=others,
+        )
+
+
+def _needed_closure(result: LoadResult, start: int) -> set[int]:
+    closure = {start}
+    pending = [start]
+    while pending:
+        current = pending.pop()
+        for edge in result.edges_from(current):
+            if edge.target is not None and edge.target not in closure and edge.kind is not DependencyKind.PRELOAD:
+                closure.add(edge.target)
+                pending.append(edge.target)
+    return closure
+
+
+def _unused_and_underlinked(result: LoadResult, report: BindingReport) -> Iterator[Finding]:
+    by_requester: dict[int, list[Binding]] = {}
+    for binding in report.bindings:
+        by_requester.setdefault(binding.requester, []).append(binding)
+    for requester, bindings in by_requester.items():
+        targets = {binding.target for binding in bindings if binding.target is not None}
+        for edge in result.edges_from(requester):
+            if edge.kind is not DependencyKind.NEEDED or edge.target is None:
+                continue
+            dependency = result.objects[edge.target]
+            if not dependency.found or edge.target in targets:
+                continue
+            yield Finding(
+                "unused-dependency",
+                RULES["unused-dependency"].severity,
+                _path(result, requester),
+                f"nothing is bound from {os.fsdecode(edge.name)} ({dependency.path})",
+                library=dependency.path,
+                hint="drop the DT_NEEDED (link with -Wl,--as-needed), unless it is needed for its initialisers",
+            )
+        closure = _needed_closure(result, requester)
+        reported: set[int] = set()
+        for binding in bindings:
+            target = binding.target
+            if target is None or target in closure or target == 0 or target in reported:
+                continue
+            if result.objects[target].via is Via.PRELOAD:
+                continue  # a preload interposes on purpose
+            if any(other in closure for other in binding.other_definitions):
+                continue  # interposition: the requester's own dependencies define it too
+            reported.add(target)
+            yield Finding(
+                "underlinked-symbol",
+                RULES["underlinked-symbol"].severity,
+                _path(result, requester),
+                f"{os.fsdecode(binding.symbol)} binds to {_path(result, target)}, which is not among this"
+                " file's own dependencies: it works only where something else loads that library",
+                symbol=os.fsdecode(binding.symbol),
+                library=_path(result, target),
+                hint=f"add {os.path.basename(_path(result, target))} to the DT_NEEDED of this file",
+            )
+
+
+def symbol_findings(result: LoadResult, report: BindingReport) -> list[Finding]:
+    return [
+        *_missing_symbols(result, report),
+        *_missing_versions(result, report),
+        *_interposed(result, report),
+        *_unused_and_underlinked(result, report),
+    ]

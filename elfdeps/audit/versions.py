@@ -1,0 +1,91 @@
+"""Symbol-version families and floors: each file's highest required version per family
+(GLIBC, GLIBCXX, CXXABI, GCC, ...) and the --max-version check (rule version-floor)."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+
+from elfdeps.audit.rules import RULES, Finding
+from elfdeps.elf.reader import ElfFile
+from elfdeps.elf.symbols import read_version_needs
+from elfdeps.errors import ElfFormatError
+
+__all__ = ["floor_findings", "highest_versions", "parse_floor", "split_version"]
+
+_VERSION = re.compile(r"^([A-Za-z][A-Za-z_]*?)_?(\d+(?:\.\d+)*)$")
+
+
+def split_version(name: str) -> tuple[str, tuple[int, ...]] | None:
+    """("GLIBC", (2, 34)) for "GLIBC_2.34"; None for names with no number (GLIBC_PRIVATE)."""
+    match = _VERSION.match(name)
+    if not match:
+        return None
+    return match.group(1).upper(), tuple(int(part) for part in match.group(2).split("."))
+
+
+def parse_floor(text: str) -> tuple[str, tuple[int, ...]]:
+    """ "glibc=2.28" -> ("GLIBC", (2, 28))."""
+    family, _, version = text.partition("=")
+    if not family or not re.fullmatch(r"\d+(\.\d+)*", version):
+        raise ValueError(f"--max-version wants FAMILY=X.Y (e.g. glibc=2.28), not {text!r}")
+    return family.upper(), tuple(int(part) for part in version.split("."))
+
+
+def _required(elf: ElfFile) -> dict[str, list[tuple[str, bytes]]]:
+    """family -> [(version name, needed file)] for every version the file requires."""
+    out: dict[str, list[tuple[str, bytes]]] = {}
+    try:
+        needs = read_version_needs(elf) if elf.dynamic is not None else ()
+    except ElfFormatError:
+        return out
+    for need in needs:
+        for requirement in need.versions:
+            name = os.fsdecode(requirement.name)
+            split = split_version(name)
+            if split is not None:
+                out.setdefault(split[0], []).append((name, need.file))
+    return out
+
+
+def highest_versions(elf: ElfFile) -> dict[str, str]:
+    """family -> the highest version of it this file requires."""
+    highest: dict[str, str] = {}
+    for family, names in _required(elf).items():
+        highest[family] = max((name for name, _file in names), key=lambda name: split_version(name)[1])  # type: ignore[index]
+    return highest
+
+
+def _symbols_needing(elf: ElfFile, version: bytes) -> list[str]:
+    table = elf.symbol_table
+    wanted = {index for index, entry in table.versions().items() if entry.name == version}
+    return sorted(
+        os.fsdecode(table.symbol(i).name)
+        for i in range(1, table.count)
+        if table.versym(i) & 0x7FFF in wanted and table.symbol(i).shndx == 0
+    )
+
+
+def floor_findings(path: str, elf: ElfFile, floors: dict[str, tuple[int, ...]]) -> Iterator[Finding]:
+    for family, names in _required(elf).items():
+        floor = floors.get(family)
+        if floor is None:
+            continue
+        for name, file in sorted(set(names), key=lambda item: split_version(item[0])[1]):  # type: ignore[index]
+            version = split_version(name)
+            if version is None or version[1] <= floor:
+                continue
+            symbols = _symbols_needing(elf, os.fsencode(name))
+            listed = ", ".join(symbols[:10]) + (f" and {len(symbols) - 10} more" if len(symbols) > 10 else "")
+            yield Finding(
+                "version-floor",
+                RULES["version-floor"].severity,
+                path,
+                f"needs {name} from {os.fsdecode(file)}, newer than the floor {family}"
+                f" {'.'.join(map(str, floor))}; symbols: {listed or '(none named)'}",
+                version=name,
+                library=os.fsdecode(file),
+                related=tuple(symbols),
+                hint=f"build on a system with {family} {'.'.join(map(str, floor))} or older, or avoid these symbols",
+            )

@@ -1,0 +1,50 @@
+"""The audit's text report: findings grouped by file, worst first, each with its hint; then each
+audited file's highest required symbol version per family, and a summary line."""
+
+from __future__ import annotations
+
+from typing import TextIO
+
+from elfdeps.audit.rules import Finding, Severity
+from elfdeps.audit.runner import AuditReport
+from elfdeps.render.text import Palette
+
+__all__ = ["render_audit"]
+
+
+def _label(severity: Severity, palette: Palette) -> str:
+    text = f"{severity.value:7}"
+    if severity is Severity.ERROR:
+        return palette.bad(text)
+    if severity is Severity.WARNING:
+        return palette.warn(text)
+    return palette.dim(text)
+
+
+def render_audit(report: AuditReport, out: TextIO, palette: Palette, show_versions: bool = True) -> None:
+    by_object: dict[str, list[Finding]] = {}
+    for finding in report.findings:
+        by_object.setdefault(finding.object, []).append(finding)
+    for path in sorted(by_object, key=lambda p: (-max(f.severity.rank for f in by_object[p]), p)):
+        out.write(palette.name(path) + "\n")
+        for finding in sorted(by_object[path], key=lambda f: (-f.severity.rank, f.rule, f.message)):
+            out.write(f"  {_label(finding.severity, palette)} {finding.rule}: {finding.message}\n")
+            if finding.hint:
+                out.write(palette.dim(f"          hint: {finding.hint}") + "\n")
+    if show_versions:
+        versioned = [entry for entry in report.entries if entry.highest_versions]
+        if versioned:
+            out.write(palette.dim("highest required symbol versions:") + "\n")
+            for entry in versioned:
+                versions = ", ".join(f"{v}" for _family, v in sorted(entry.highest_versions.items()))
+                out.write(palette.dim(f"  {entry.path}: {versions}") + "\n")
+    counts = {severity: 0 for severity in Severity}
+    for finding in report.findings:
+        counts[finding.severity] += 1
+    summary = (
+        f"{counts[Severity.ERROR]} errors, {counts[Severity.WARNING]} warnings, {counts[Severity.INFO]} info"
+        f" in {len(report.entries)} files"
+    )
+    if report.suppressed:
+        summary += f" ({report.suppressed} suppressed by --ignore or the baseline)"
+    out.write(summary + "\n")
