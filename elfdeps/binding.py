@@ -21,8 +21,6 @@ from elfdeps.elf.symbols import (
     SymbolTable,
     VersionEntry,
     gnu_hash,
-    read_version_definitions,
-    read_version_needs,
 )
 from elfdeps.errors import ElfFormatError
 from elfdeps.model import LoadResult, Via
@@ -99,6 +97,7 @@ class _Scope:
             except ElfFormatError as error:
                 self.unreadable.append((obj.index, str(error)))
         self._index: dict[bytes, list[int]] | None = None
+        self.indexed = False
         self._answers: dict[tuple[bytes, _Required | None, RelocClass, int], tuple[int | None, tuple[int, ...]]] = {}
 
     def lookup(
@@ -115,6 +114,13 @@ class _Scope:
         if known is None:
             known = self._answers[key] = self._lookup(name, required, reloc_class, first, collect_others)
         return known
+
+    def plan(self, lookups: int) -> None:
+        """Choose how to search: walk each object's hash table (cheap when the scope holds big libraries
+        and few names are looked up, e.g. rustc's 65k exports for 2k references), or index every
+        exported name of the scope once (cheap when many references meet many objects)."""
+        total_symbols = sum(table.count for _index, _elf, table in self.members)
+        self.indexed = lookups * len(self.members) > total_symbols
 
     def _definers(self) -> dict[bytes, list[int]]:
         """Scope positions of the objects that may define each name, built once per scope: a lookup
@@ -140,7 +146,10 @@ class _Scope:
         collect_others: bool,
     ) -> tuple[int | None, tuple[int, ...]]:
         h = gnu_hash(name)
-        candidates = [self.members[position] for position in self._definers().get(name, ())]
+        if self.indexed:
+            candidates = [self.members[position] for position in self._definers().get(name, ())]
+        else:
+            candidates = list(self.members)
         if first is not None:  # DT_SYMBOLIC: the object itself first, then the global scope
             candidates.insert(0, first)
         elif reloc_class is RelocClass.COPY and candidates and candidates[0] is self.members[0]:
@@ -311,7 +320,7 @@ def _check_versions(result: LoadResult, scope: _Scope, requesters: frozenset[int
         if requesters is not None and index not in requesters:
             continue
         try:
-            needs = read_version_needs(elf)
+            needs = elf.version_needs
         except ElfFormatError:
             continue
         for need in needs:
@@ -322,7 +331,7 @@ def _check_versions(result: LoadResult, scope: _Scope, requesters: frozenset[int
             if library_elf is None:
                 continue
             try:
-                defined = {definition.name for definition in read_version_definitions(library_elf)}
+                defined = {definition.name for definition in library_elf.version_definitions}
             except ElfFormatError:
                 continue
             for requirement in need.versions:
@@ -358,11 +367,19 @@ def bind(
     scope = _Scope(result)
     bindings: list[Binding] = []
     unreadable = list(scope.unreadable)
-    for member in scope.members:
-        if result.objects[member[0]].via is Via.INTERPRETER:
+    bound = [
+        member
+        for member in scope.members
+        if result.objects[member[0]].via is not Via.INTERPRETER and (requesters is None or member[0] in requesters)
+    ]
+    lookups = 0
+    for member in bound:
+        try:
+            lookups += len(_prepare(member[1], member[2]))
+        except ElfFormatError:
             continue
-        if requesters is not None and member[0] not in requesters:
-            continue
+    scope.plan(lookups)
+    for member in bound:
         try:
             _bind_object(scope, member, collect_interposition, bindings)
         except ElfFormatError as error:

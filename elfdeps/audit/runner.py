@@ -59,17 +59,28 @@ class AuditReport(NamedTuple):
         return any(finding.severity.rank >= threshold.rank for finding in self.findings)
 
 
-def _looks_like_elf(path: str) -> bool:
+def _looks_like_loadable_elf(path: str) -> bool:
+    """ELF magic and, when the header is there, an executable or shared object: object files (.o),
+    core dumps and archives met in a directory walk are not programs to audit. A damaged header
+    still counts, so that malformed-elf reports it."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError:
         return False
     try:
-        return stat.S_ISREG(os.fstat(fd).st_mode) and os.read(fd, 4) == C.ELF_MAGIC
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return False
+        head = os.read(fd, 18)
     except OSError:
         return False
     finally:
         os.close(fd)
+    if head[:4] != C.ELF_MAGIC:
+        return False
+    if len(head) < 18:
+        return True
+    e_type = int.from_bytes(head[16:18], "big" if head[5] == C.ELFDATA2MSB else "little")
+    return e_type not in (C.ET_REL, C.ET_CORE)
 
 
 def find_elf_files(paths: Iterable[str]) -> Iterator[str]:
@@ -81,7 +92,7 @@ def find_elf_files(paths: Iterable[str]) -> Iterator[str]:
                 subdirs.sort()
                 for name in sorted(names):
                     candidate = os.path.join(directory, name)
-                    if not os.path.islink(candidate) and _looks_like_elf(candidate):
+                    if not os.path.islink(candidate) and _looks_like_loadable_elf(candidate):
                         yield candidate
         elif os.path.lexists(path):
             yield path

@@ -9,7 +9,6 @@ from collections.abc import Iterator
 
 from elfdeps.audit.rules import RULES, Finding
 from elfdeps.elf.reader import ElfFile
-from elfdeps.elf.symbols import read_version_needs
 from elfdeps.errors import ElfFormatError
 
 __all__ = ["floor_findings", "highest_versions", "parse_floor", "split_version"]
@@ -37,7 +36,7 @@ def _required(elf: ElfFile) -> dict[str, list[tuple[str, bytes]]]:
     """family -> [(version name, needed file)] for every version the file requires."""
     out: dict[str, list[tuple[str, bytes]]] = {}
     try:
-        needs = read_version_needs(elf) if elf.dynamic is not None else ()
+        needs = elf.version_needs
     except ElfFormatError:
         return out
     for need in needs:

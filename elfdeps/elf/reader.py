@@ -17,7 +17,7 @@ from elfdeps.errors import ElfFormatError
 
 if TYPE_CHECKING:
     from elfdeps.elf.relocations import SymbolReference
-    from elfdeps.elf.symbols import DynamicSymbols, SymbolTable
+    from elfdeps.elf.symbols import DynamicSymbols, SymbolTable, VersionDefinition, VersionNeed
 
 __all__ = ["Dynamic", "ElfFile", "Ident", "Section", "Segment", "parse_ident"]
 
@@ -248,11 +248,11 @@ class ElfFile:
                 strsz = value
         string_tags = {C.DT_NEEDED, C.DT_SONAME, C.DT_RPATH, C.DT_RUNPATH, C.DT_FILTER, C.DT_AUXILIARY}
         needs_strings = any(tag in string_tags for tag, _ in entries)
-        strtab_offset = None
+        # The string table serves the symbols too, so it is located even when no library name needs it.
+        strtab_offset = self.vaddr_to_offset(strtab_addr) if strtab_addr is not None else None
         if needs_strings:
             if strtab_addr is None:
                 raise ElfFormatError(f"{self.path}: the dynamic section names libraries but has no DT_STRTAB")
-            strtab_offset = self.vaddr_to_offset(strtab_addr)
             if strtab_offset is None:
                 raise ElfFormatError(f"{self.path}: DT_STRTAB {strtab_addr:#x} is not inside a PT_LOAD segment")
         self._strtab = (strtab_offset, strsz)
@@ -298,6 +298,20 @@ class ElfFile:
         from elfdeps.elf.symbols import read_dynamic_symbols
 
         return read_dynamic_symbols(self)
+
+    @cached_property
+    def version_needs(self) -> tuple[VersionNeed, ...]:
+        """DT_VERNEED: the versions this file requires, per needed file (read once)."""
+        from elfdeps.elf.symbols import read_version_needs
+
+        return read_version_needs(self) if self.dynamic is not None else ()
+
+    @cached_property
+    def version_definitions(self) -> tuple[VersionDefinition, ...]:
+        """DT_VERDEF: the versions this file defines (read once)."""
+        from elfdeps.elf.symbols import read_version_definitions
+
+        return read_version_definitions(self) if self.dynamic is not None else ()
 
     @cached_property
     def symbol_table(self) -> SymbolTable:

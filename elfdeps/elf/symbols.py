@@ -444,12 +444,12 @@ class SymbolTable:
         """glibc's l_versions: versym index -> version, from verneed and verdef (dl-version.c)."""
         if self._versions is None:
             table: dict[int, VersionEntry] = {}
-            for need in read_version_needs(self.elf):
+            for need in self.elf.version_needs:
                 for requirement in need.versions:
                     table[requirement.index & 0x7FFF] = VersionEntry(
                         requirement.name, requirement.hash, bool(requirement.index & 0x8000), need.file
                     )
-            for definition in read_version_definitions(self.elf):
+            for definition in self.elf.version_definitions:
                 table[definition.index] = VersionEntry(definition.name, definition.hash, False, None)
             self._versions = table
         return self._versions

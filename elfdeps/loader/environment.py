@@ -7,6 +7,7 @@ file's class/machine and the (sys)root. Search code never reads ``os.environ``.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import NamedTuple
 
@@ -128,10 +129,12 @@ def _read_interpreter(fs: RootFS, interpreter: str) -> _InterpreterFacts:
     return _InterpreterFacts(version, _system_dirs(data))
 
 
+@functools.lru_cache(maxsize=16)
 def describe_target(
     env: LoaderEnv, elf_class: int, machine: int, byte_order: str, interpreter: str | None = None
 ) -> TargetSystem:
-    """Derive the target's loader facts; every value can be overridden through ``env``.
+    """Derive the target's loader facts; every value can be overridden through ``env``. Memoised:
+    an audit of a thousand files reads the cache, ld.so.conf and the interpreter once.
 
     The default directories and glibc version come from the target's own ld.so (the file's
     PT_INTERP, else the ABI's usual interpreter); without a readable ld.so, from the directory layout.
