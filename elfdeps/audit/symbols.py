@@ -3,13 +3,18 @@ unused-dependency, underlinked-symbol. They read the emulated start and its Bind
 
 from __future__ import annotations
 
+import functools
 import os
+import weakref
 from collections.abc import Iterator
 
 from elfdeps.audit.rules import RULES, Finding, Severity
 from elfdeps.binding import Binding, BindingReport, VersionProblemKind
 from elfdeps.elf import constants as C
+from elfdeps.elf.cache import FileCache, OpenFailure
+from elfdeps.elf.reader import ElfFile
 from elfdeps.elf.relocations import RelocClass
+from elfdeps.elf.symbols import static_definitions
 from elfdeps.errors import ElfFormatError
 from elfdeps.model import DependencyKind, LoadResult, Via
 
@@ -24,7 +29,7 @@ def _path(result: LoadResult, index: int) -> str:
 
 
 def _where_hidden(result: LoadResult, name: bytes) -> list[str]:
-    """Loaded objects whose .dynsym has ``name`` defined but local or hidden (so it cannot bind)."""
+    """Loaded objects that define ``name`` but keep it local or hidden (.dynsym, else .symtab)."""
     places = []
     for obj in result.objects:
         if not obj.found or obj.elf is None or obj.elf.dynamic is None:
@@ -36,9 +41,74 @@ def _where_hidden(result: LoadResult, name: bytes) -> list[str]:
                 hidden = symbol.visibility in (STV_HIDDEN, STV_INTERNAL) or symbol.bind == STB_LOCAL
                 if symbol.shndx != C.SHN_UNDEF and (hidden or symbol.hidden_version):
                     places.append(obj.path or "")
+                    break
+            else:
+                local = _static_definitions(obj.elf).get(name)
+                if local is not None and (local[0] == STB_LOCAL or local[1] in (STV_HIDDEN, STV_INTERNAL)):
+                    places.append(obj.path or "")
         except ElfFormatError:
             continue
     return places
+
+
+_STATIC: weakref.WeakKeyDictionary[ElfFile, dict[bytes, tuple[int, int]]] = weakref.WeakKeyDictionary()
+
+
+def _static_definitions(elf: ElfFile) -> dict[bytes, tuple[int, int]]:
+    known = _STATIC.get(elf)
+    if known is None:
+        known = _STATIC[elf] = static_definitions(elf)
+    return known
+
+
+MAX_NEIGHBOURS = 200
+
+
+def _unloaded_definers(result: LoadResult, requester: int, name: bytes) -> list[str]:
+    """Shared libraries next to the requester (or the audited file) that export ``name`` but are not
+    loaded: a build tree's forgotten library. System directories are not scanned (too big to matter)."""
+    target = result.target
+    system = {d.rstrip("/") for d in target.default_dirs} | set(target.conf_dirs) if target is not None else set()
+    loaded = {os.path.realpath(obj.host_path) for obj in result.objects if obj.host_path}
+    directories = {
+        os.path.dirname(result.objects[requester].host_path or result.main_path),
+        os.path.dirname(result.main_path),
+    }
+    found = []
+    for directory in sorted(directories - system):
+        for path in _neighbour_libraries(directory or "."):
+            if os.path.realpath(path) in loaded:
+                continue
+            exports = _exports(path)
+            if exports is not None and name in exports:
+                found.append(path)
+    return found
+
+
+@functools.lru_cache(maxsize=64)
+def _neighbour_libraries(directory: str) -> tuple[str, ...]:
+    try:
+        names = sorted(os.listdir(directory))
+    except OSError:
+        return ()
+    return tuple(os.path.join(directory, entry) for entry in names if ".so" in entry)[:MAX_NEIGHBOURS]
+
+
+_EXPORTS: dict[str, frozenset[bytes] | None] = {}
+
+
+def _exports(path: str) -> frozenset[bytes] | None:
+    if path not in _EXPORTS:
+        _EXPORTS[path] = None
+        opened = FileCache().open(path)
+        if not isinstance(opened, OpenFailure):
+            try:
+                elf = opened.elf()
+                if elf.dynamic is not None:
+                    _EXPORTS[path] = elf.symbol_table.definition_names()
+            except ElfFormatError:
+                pass
+    return _EXPORTS[path]
 
 
 def _missing_symbols(result: LoadResult, report: BindingReport) -> Iterator[Finding]:
@@ -60,7 +130,10 @@ def _missing_symbols(result: LoadResult, report: BindingReport) -> Iterator[Find
             else "fails at start-up"
         )
         hidden = _where_hidden(result, binding.symbol)
+        unloaded = _unloaded_definers(result, binding.requester, binding.symbol)
         detail = f"; defined but not exported (local or hidden) in {', '.join(hidden)}" if hidden else ""
+        if unloaded:
+            detail += f"; exported by {', '.join(unloaded)}, which nothing loads"
         yield Finding(
             "missing-symbol",
             RULES["missing-symbol"].severity,
@@ -68,7 +141,7 @@ def _missing_symbols(result: LoadResult, report: BindingReport) -> Iterator[Find
             f"undefined symbol {shown}: none of the {scope_size} objects in scope defines it; {when}{detail}",
             symbol=name,
             version=version,
-            related=tuple(hidden),
+            related=(*hidden, *unloaded),
             hint=(
                 "link the library that defines it (a static archive from a build script, a missing -l), "
                 "or add it to the requester's DT_NEEDED"

@@ -453,3 +453,32 @@ class SymbolTable:
                 table[definition.index] = VersionEntry(definition.name, definition.hash, False, None)
             self._versions = table
         return self._versions
+
+
+def static_definitions(elf: ElfFile) -> dict[bytes, tuple[int, int]]:
+    """Defined symbols of the section-header symbol table (.symtab), name -> (binding, visibility).
+
+    Not what the loader reads: elfdeps consults it only to explain a missing symbol that a loaded
+    object defines but keeps local or hidden (e.g. a C wrapper linked in without being exported).
+    """
+    symtab = next((section for section in elf.sections if section.name == b".symtab"), None)
+    if symtab is None or not symtab.entsize or symtab.link >= len(elf.sections):
+        return {}
+    strings = elf.sections[symtab.link]
+    elf.unpack_from(f"{symtab.size}x", symtab.offset, ".symtab")
+    fmt = elf.byte_order + ("IBBHQQ" if elf.is_64 else "IIIBBH")
+    raw = elf.data[symtab.offset : symtab.offset + symtab.size - symtab.size % symtab.entsize]
+    found: dict[bytes, tuple[int, int]] = {}
+    end = strings.offset + strings.size
+    for fields in struct.iter_unpack(fmt, raw):
+        if elf.is_64:
+            name_index, info, other, shndx, _value, _size = fields
+        else:
+            name_index, _value, _size, info, other, shndx = fields
+        if not name_index or shndx == C.SHN_UNDEF or (info & 0xF) not in (0, 1, 2, 10):
+            continue
+        start = strings.offset + name_index
+        stop = elf.data.find(b"\0", start, end)
+        if stop > start:
+            found.setdefault(bytes(elf.data[start:stop]), (info >> 4, other & 3))
+    return found
