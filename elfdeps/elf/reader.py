@@ -88,11 +88,13 @@ class Dynamic(NamedTuple):
         return bool(self.flags_1 & C.DF_1_PIE)
 
     def value(self, tag: int) -> int | None:
-        """The first value of a tag, as the loader's l_info[] keeps it."""
+        """The value of a tag as the loader's l_info[] keeps it: the last entry wins
+        (elf/get-dynamic-info.h stores every entry in turn)."""
+        found = None
         for entry_tag, entry_value in self.entries:
             if entry_tag == tag:
-                return entry_value
-        return None
+                found = entry_value
+        return found
 
     def flag_names(self) -> tuple[str, ...]:
         names = [name for bit, name in C.DT_FLAGS_NAMES.items() if self.flags & bit]
@@ -241,10 +243,10 @@ class ElfFile:
 
     def _decode_dynamic(self, entries: tuple[tuple[int, int], ...]) -> Dynamic:
         strtab_addr = strsz = None
-        for tag, value in entries:
-            if tag == C.DT_STRTAB and strtab_addr is None:
+        for tag, value in entries:  # the last entry of a tag wins, as in l_info[]
+            if tag == C.DT_STRTAB:
                 strtab_addr = value
-            elif tag == C.DT_STRSZ and strsz is None:
+            elif tag == C.DT_STRSZ:
                 strsz = value
         string_tags = {C.DT_NEEDED, C.DT_SONAME, C.DT_RPATH, C.DT_RUNPATH, C.DT_FILTER, C.DT_AUXILIARY}
         needs_strings = any(tag in string_tags for tag, _ in entries)
@@ -263,11 +265,11 @@ class ElfFile:
         for tag, value in entries:
             if tag in (C.DT_NEEDED, C.DT_FILTER, C.DT_AUXILIARY):
                 dependencies.append((tag, self.dynamic_string(value, "DT_NEEDED")))
-            elif tag == C.DT_SONAME and soname is None:
+            elif tag == C.DT_SONAME:  # single-valued tags: the last entry wins, as in l_info[]
                 soname = self.dynamic_string(value, "DT_SONAME")
-            elif tag == C.DT_RPATH and rpath is None:
+            elif tag == C.DT_RPATH:
                 rpath = self.dynamic_string(value, "DT_RPATH")
-            elif tag == C.DT_RUNPATH and runpath is None:
+            elif tag == C.DT_RUNPATH:
                 runpath = self.dynamic_string(value, "DT_RUNPATH")
             elif tag == C.DT_FLAGS:
                 flags = value

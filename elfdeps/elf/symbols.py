@@ -402,10 +402,13 @@ class SymbolTable:
             nbuckets, symoffset, bloom_size, shift, bloom, buckets, chains = self._gnu
             if self._gnu_views is None:
                 word = 8 if self.elf.is_64 else 4
+                chain_count = max(self.count - symoffset, 0)
+                self.elf.unpack_from(f"{4 * chain_count}x", chains, "DT_GNU_HASH chains")  # bounds check
+                self.elf.unpack_from(f"{word * bloom_size}x", bloom, "DT_GNU_HASH Bloom filter")
                 self._gnu_views = (
                     self._words(bloom, bloom_size, word),
                     self._words(buckets, nbuckets, 4),
-                    self._words(chains, max(self.count - symoffset, 0), 4),
+                    self._words(chains, chain_count, 4),
                 )
             bloom_words, bucket_words, chain_words = self._gnu_views
             h = gnu_hash(name) if gnu is None else gnu
