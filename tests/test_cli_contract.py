@@ -134,7 +134,9 @@ def test_console_script_and_module_agree() -> None:
     script = os.path.join(os.path.dirname(sys.executable), "elfdeps")  # installed by the test set-up
     assert os.access(script, os.X_OK), f"{script}: the console script is not installed"
     for command in ([script], [sys.executable, "-m", "elfdeps"]):
-        proc = subprocess.run([*command, "list", "--no-env", "/usr/bin/ssh"], capture_output=True, text=True, check=False)
+        proc = subprocess.run(
+            [*command, "list", "--no-env", "/usr/bin/ssh"], capture_output=True, text=True, check=False
+        )
         assert proc.returncode == 0
         assert proc.stdout == run("list", "--no-env", "/usr/bin/ssh")[1]
 
