@@ -112,7 +112,8 @@ def _exports(path: str) -> frozenset[bytes] | None:
 
 
 def _missing_symbols(result: LoadResult, report: BindingReport) -> Iterator[Finding]:
-    scope_size = sum(1 for obj in result.objects if obj.found)
+    scope = [os.path.basename(obj.path or result.main_path) for obj in result.objects if obj.found]
+    searched = ", ".join(scope[:8]) + (f" and {len(scope) - 8} more" if len(scope) > 8 else "")
     seen: set[tuple[int, bytes, bytes | None]] = set()
     for binding in report.bindings:
         if not binding.fails:
@@ -138,7 +139,8 @@ def _missing_symbols(result: LoadResult, report: BindingReport) -> Iterator[Find
             "missing-symbol",
             RULES["missing-symbol"].severity,
             _path(result, binding.requester),
-            f"undefined symbol {shown}: none of the {scope_size} objects in scope defines it; {when}{detail}",
+            f"undefined symbol {shown}: defined by none of the {len(scope)} objects searched ({searched});"
+            f" {when}{detail}",
             symbol=name,
             version=version,
             related=(*hidden, *unloaded),
@@ -235,8 +237,8 @@ def _unused_and_underlinked(result: LoadResult, report: BindingReport) -> Iterat
         reported: set[int] = set()
         for binding in bindings:
             target = binding.target
-            if target is None or target in closure or target == 0 or target in reported:
-                continue
+            if target is None or target in closure or target == 0 or target in reported or binding.weak_reference:
+                continue  # a weak reference (e.g. __cxa_finalize) asks for nothing: it is not underlinking
             if result.objects[target].via is Via.PRELOAD:
                 continue  # a preload interposes on purpose
             if any(other in closure for other in binding.other_definitions):
