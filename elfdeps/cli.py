@@ -121,7 +121,7 @@ def _main_path(path: str, root: str | None) -> str:
     """FILE as the target sees it: under --root, a path inside the root (the root's prefix is dropped)."""
     if root is None:
         return path
-    absolute_root = os.path.abspath(root)
+    absolute_root = os.path.abspath(root).rstrip(os.sep)
     absolute = os.path.abspath(path)
     if absolute == absolute_root or absolute.startswith(absolute_root + os.sep):
         return "/" + os.path.relpath(absolute, absolute_root).lstrip("./")

@@ -42,8 +42,12 @@ def _rust_toolchain_dirs(target: TargetSystem) -> list[str]:
 def _candidate_directories(target: TargetSystem, starts: list[str]) -> list[str]:
     found: list[str] = []
 
+    seen: set[str] = set()
+
     def add(directory: str) -> None:
-        if directory not in found and len(found) < MAX_DIRECTORIES:
+        key = os.path.abspath(directory)
+        if key not in seen and len(found) < MAX_DIRECTORIES:
+            seen.add(key)
             found.append(directory)
 
     for start in starts:

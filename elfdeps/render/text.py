@@ -75,8 +75,6 @@ def render_list(result: LoadResult, out: TextIO) -> None:
 
 
 def _describe_attempt(attempt: Attempt, result: LoadResult) -> str:
-    if attempt.source is Via.LD_SO_CACHE and attempt.outcome is Outcome.ABSENT and attempt.detail:
-        return f"ld.so.cache: {attempt.detail}"
     source = _LABELS.get(attempt.source, attempt.source.value)
     if attempt.source is Via.RPATH:
         source = "rpath"
@@ -100,11 +98,23 @@ def _missing_details(obj: LoadedObject, result: LoadResult, palette: Palette) ->
         yield palette.dim("no place to search: no RUNPATH, no LD_LIBRARY_PATH, no cache entry, no default dirs")
     else:
         yield palette.dim("searched, in order:")
+        # A cache miss leaves no candidate path: say where in the order the cache was asked.
+        cache_asked = (
+            result.target is not None
+            and result.target.cache is not None
+            and b"/" not in obj.name
+            and not any(attempt.source is Via.LD_SO_CACHE for attempt in obj.attempts)
+        )
         for attempt in obj.attempts:
+            if cache_asked and attempt.source is Via.DEFAULT:
+                yield "  " + palette.dim(f"ld.so.cache: no entry for {obj.display_name}")
+                cache_asked = False
             text = _describe_attempt(attempt, result)
             if attempt.outcome in (Outcome.WRONG_CLASS, Outcome.WRONG_MACHINE, Outcome.ERROR):
                 text = palette.warn(text)
             yield "  " + text
+        if cache_asked:
+            yield "  " + palette.dim(f"ld.so.cache: no entry for {obj.display_name}")
     if obj.nearby:
         for match in obj.nearby:
             verdict = "" if match.suitable else palette.warn(" (wrong class or machine: would not fix it)")
