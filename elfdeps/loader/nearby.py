@@ -96,7 +96,8 @@ def _matches_for(
             ldconfig = f"ldconfig -r {target.fs.root}" if target.fs.root else "ldconfig"
             note = f"{directory} is in ld.so.conf but ld.so.cache has no entry for {name}: run {ldconfig}"
         suitable = verdict.kind is VerdictKind.OK
-        matches.append(NearbyMatch(path, suitable, os.path.abspath(directory), runpath, note))
+        shown = path if os.path.isabs(path) or target.fs.root is not None else os.path.abspath(path)
+        matches.append(NearbyMatch(shown, suitable, os.path.abspath(directory), runpath, note))
         if len(matches) >= MAX_MATCHES:
             break
     return tuple(matches)
