@@ -10,18 +10,32 @@ built by make_tree.py. Tools, each given the target's real path:
     ldd                        ldd T                                 (glibc's: runs the loader in trace mode)
     elfdeps audit / lddtree    only when `elfdeps audit` exists: DESIGN.md's audit budget (tree-only lddtree)
 
+The audit budgets, each group of commands timed in one hyperfine run:
+
+    rustc (default; --no-rustc skips it): $(rustc --print sysroot)/bin/rustc, librustc_driver + libLLVM
+        elfdeps audit --no-env --no-progress R, elfdeps symbols --no-env R   (python -m, this checkout)
+        sys.executable /usr/bin/lddtree R                                    (tree mode)
+        sys.executable -c pass                                               (start-up floor)
+    --audit-system [DIR] (default /usr/lib/x86_64-linux-gnu; slow: --audit-runs runs, 1 warm-up)
+        elfdeps audit --no-env --no-progress --format json -o /dev/null DIR  (one run over the directory)
+        sh -c 'while IFS= read -r f; do ldd -r "$f" ...; done < LIST'         (every ELF file of the same walk)
+
 lddtree is run by the same interpreter as elfdeps, not through its `#!/usr/bin/env python3` line: on a
 pyenv machine that line goes through a bash shim costing ~150 ms per call, which is not lddtree's cost.
+
+The package is byte-compiled first (compileall), so that PYTHONDONTWRITEBYTECODE in the environment
+does not make every elfdeps run compile its modules again.
 
 Timing: hyperfine (`-N`, warm-up, at least --runs runs, --export-json) when installed, else a Python loop
 (same warm-up and run counts, wall time around subprocess.run). Every command runs with LD_LIBRARY_PATH
 and LD_PRELOAD removed from the environment.
 
 Outputs: a markdown table on stdout, bench/out/results.md, bench/out/results.json, and hyperfine's JSON
-per measurement in bench/out/hyperfine/. Exit status 0, or 1 with --strict when a budget fails or
-elfdeps disagrees with ldd.
+per measurement (per group for the audit budgets) in bench/out/hyperfine/. Exit status 0, or 1 with
+--strict when a budget fails or elfdeps disagrees with ldd.
 
 Usage: python bench/run.py [--runs 10] [--warmup 3] [--small /usr/bin/ls] [--no-hyperfine] [--strict]
+                           [--rustc PATH | --no-rustc] [--audit-system [DIR]] [--audit-runs 3]
 """
 
 from __future__ import annotations
@@ -38,7 +52,7 @@ import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import make_tree
@@ -49,7 +63,10 @@ OUT = BENCH_DIR / "out"
 LDDTREE = "/usr/bin/lddtree"
 
 LIST_BUDGET = 1 / 3  # elfdeps list / lddtree -l, small binary and 200-library tree
-AUDIT_BUDGET = 1 / 2  # elfdeps audit / lddtree (tree mode)
+AUDIT_BUDGET = 1 / 2  # elfdeps audit / lddtree (tree mode); also elfdeps symbols / lddtree on rustc
+SYSTEM_BUDGET = 1.0  # elfdeps audit DIR / `ldd -r` on each ELF file of DIR
+SYSTEM_DIR = "/usr/lib/x86_64-linux-gnu"
+RUSTC = "rustc"  # the key of rustc's target
 SCALING_BUDGET = 2.2  # time(400) / time(200): "doubling the tree at most doubles the time (+10%)"
 
 
@@ -65,9 +82,10 @@ class Tool:
     key: str
     label: str
     argv: tuple[str, ...]  # the target's path is appended
+    path_arg: bool = True  # False: argv is the whole command (e.g. a loop reading a file list)
 
     def command(self, target: Target) -> list[str]:
-        return [*self.argv, target.path]
+        return [*self.argv, target.path] if self.path_arg else list(self.argv)
 
 
 @dataclass
@@ -146,6 +164,17 @@ def ensure_prerequisites(install: bool) -> None:
             log("pyelftools missing: lddtree will not run")
 
 
+def compile_package() -> None:
+    """Byte-compile elfdeps before timing: with PYTHONDONTWRITEBYTECODE set (some CI images, containers)
+    nothing else would write the .pyc files, and every timed run would compile its modules again.
+    compileall writes them whatever that variable says; lddtree's pyelftools was compiled by pip."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "compileall", "-q", str(REPO / "elfdeps")], capture_output=True, text=True, check=False
+    )
+    if proc.returncode != 0:
+        log(f"compileall failed (timing anyway): {(proc.stdout + proc.stderr).strip()[-500:]}")
+
+
 def tool_version(argv: list[str]) -> str | None:
     if shutil.which(argv[0]) is None:
         return None
@@ -177,7 +206,7 @@ def machine_meta() -> dict[str, object]:
     except OSError:
         load = None
     return {
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "host": platform.node(),
         "cpu": cpu,
         "cpus": os.cpu_count(),
@@ -201,11 +230,11 @@ def machine_meta() -> dict[str, object]:
 # ---------------------------------------------------------------- tools
 
 
-def probe(argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str] | None:
-    """One run to collect the output and exit code; None if it takes over 2 minutes (a hang: not timed)."""
+def probe(argv: list[str], env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str] | None:
+    """One run to collect the output and exit code; None if it takes over `timeout` s (a hang: not timed)."""
     try:
         return subprocess.run(
-            argv, capture_output=True, text=True, env=env, cwd=REPO, check=False, timeout=120
+            argv, capture_output=True, text=True, env=env, cwd=REPO, check=False, timeout=timeout
         )
     except subprocess.TimeoutExpired:
         return None
@@ -255,6 +284,75 @@ def select_tools(env: dict[str, str], report: Report) -> list[Tool]:
     return tools
 
 
+def find_rustc(given: str | None) -> str | None:
+    """The real path of rustc's own binary: the given one, or `$(rustc --print sysroot)/bin/rustc` (the
+    `rustc` on PATH is usually rustup's proxy, which links nothing of interest)."""
+    if given:
+        return os.path.realpath(given) if os.path.isfile(given) else None
+    if shutil.which("rustc") is None:
+        return None
+    proc = subprocess.run(["rustc", "--print", "sysroot"], capture_output=True, text=True, check=False)
+    path = Path(proc.stdout.strip()) / "bin" / "rustc"
+    return os.path.realpath(path) if proc.returncode == 0 and path.is_file() else None
+
+
+def elfdeps_has(command: str, env: dict[str, str]) -> bool:
+    out = probe([sys.executable, "-m", "elfdeps", command, "--help"], env)
+    return out is not None and out.returncode == 0
+
+
+def rustc_tools(env: dict[str, str], report: Report) -> list[Tool]:
+    """Full symbol binding of rustc's tree against lddtree's tree mode, plus the start-up floor."""
+    elfdeps = (sys.executable, "-m", "elfdeps")
+    tools: list[Tool] = []
+    if elfdeps_has("audit", env):
+        tools.append(Tool("elfdeps-audit", "elfdeps audit", (*elfdeps, "audit", "--no-env", "--no-progress")))
+    if elfdeps_has("symbols", env):
+        tools.append(Tool("elfdeps-symbols", "elfdeps symbols", (*elfdeps, "symbols", "--no-env")))
+    if not tools:
+        report.notes.append("elfdeps has neither audit nor symbols: rustc not timed")
+        return []
+    if not (shutil.which("lddtree") and has_module("elftools")):
+        report.notes.append("lddtree (pax-utils) or pyelftools missing: rustc not timed")
+        return []
+    tools.append(Tool("lddtree-tree", "lddtree (tree)", (sys.executable, LDDTREE)))
+    tools.append(Tool("python-floor", "python -c pass (start-up floor)", (sys.executable, "-c", "pass")))
+    return tools
+
+
+def system_tools(env: dict[str, str], report: Report, file_list: Path) -> list[Tool]:
+    """One `elfdeps audit DIR` against `ldd -r` on each ELF file the same walk finds (one shell loop)."""
+    if not elfdeps_has("audit", env):
+        report.notes.append("elfdeps audit does not exist: the system directory was not timed")
+        return []
+    if shutil.which("ldd") is None:
+        report.notes.append("ldd missing: the system directory was not timed")
+        return []
+    audit = (sys.executable, "-m", "elfdeps", "audit", "--no-env", "--no-progress", "--format", "json")
+    loop = 'while IFS= read -r f; do ldd -r "$f" >/dev/null 2>&1; done < "$1"'
+    return [
+        Tool("elfdeps-audit", "elfdeps audit DIR (json)", (*audit, "-o", os.devnull)),
+        Tool("ldd-r-loop", "ldd -r, each ELF file", ("sh", "-c", loop, "ldd-r-loop", str(file_list)), False),
+    ]
+
+
+def list_elf_files(directory: str, env: dict[str, str], dest: Path) -> int | None:
+    """Write the ELF files elfdeps audit would walk in `directory`, one a line; their number, or None."""
+    code = (
+        "import sys\nfrom elfdeps.audit.runner import find_elf_files\n"
+        "print(*find_elf_files(sys.argv[1:]), sep='\\n')"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, directory], capture_output=True, text=True, env=env, cwd=REPO, check=False
+    )
+    if proc.returncode != 0:
+        log(f"find_elf_files failed: {proc.stderr.strip()[-500:]}")
+        return None
+    files = [line for line in proc.stdout.splitlines() if line]
+    dest.write_text("".join(f + "\n" for f in files))
+    return len(files)
+
+
 # ---------------------------------------------------------------- timing
 
 
@@ -266,33 +364,53 @@ def time_hyperfine(
     tool: Tool, target: Target, env: dict[str, str], runs: int, warmup: int, exit_code: int
 ) -> Measurement:
     json_file = OUT / "hyperfine" / f"{slug(tool.key)}--{slug(target.key)}.json"
+    return time_hyperfine_group([tool], target, env, runs, warmup, {tool.key: exit_code}, json_file)[0]
+
+
+def time_hyperfine_group(
+    tools: list[Tool],
+    target: Target,
+    env: dict[str, str],
+    runs: int,
+    warmup: int,
+    exit_codes: dict[str, int],
+    json_file: Path,
+    exact: bool = False,
+) -> list[Measurement]:
+    """One hyperfine run timing each tool in turn on the target (`exact`: --runs instead of --min-runs)."""
     json_file.parent.mkdir(parents=True, exist_ok=True)
     argv = [
-        "hyperfine", "-N", "--style", "basic", "--warmup", str(warmup), "--min-runs", str(runs),
-        "--command-name", f"{tool.label} {target.key}", "--export-json", str(json_file),
+        "hyperfine", "-N", "--style", "basic", "--warmup", str(warmup), "--runs" if exact else "--min-runs",
+        str(runs), "--export-json", str(json_file),
     ]  # fmt: skip
-    if exit_code != 0:
+    if any(exit_codes[t.key] != 0 for t in tools):
         argv.append("--ignore-failure")  # e.g. a "not found": still a valid timing of the same work
-    argv.append(shlex.join(tool.command(target)))
+    for tool in tools:
+        argv += ["--command-name", f"{tool.label} {target.key}"]
+    argv += [shlex.join(tool.command(target)) for tool in tools]
     proc = subprocess.run(argv, env=env, cwd=REPO, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
-        raise SystemExit(f"hyperfine failed for {tool.label} on {target.path}:\n{proc.stderr}")
-    res = json.loads(json_file.read_text())["results"][0]
-    return Measurement(
-        tool=tool.key,
-        tool_label=tool.label,
-        target=target.key,
-        command=shlex.join(tool.command(target)),
-        exit_code=exit_code,
-        mean_ms=res["mean"] * 1e3,
-        stddev_ms=(res["stddev"] or 0.0) * 1e3,
-        median_ms=res["median"] * 1e3,
-        min_ms=res["min"] * 1e3,
-        max_ms=res["max"] * 1e3,
-        runs=len(res["times"]),
-        timer="hyperfine",
-        hyperfine_json=str(json_file.relative_to(BENCH_DIR)),
-    )
+        labels = ", ".join(t.label for t in tools)
+        raise SystemExit(f"hyperfine failed for {labels} on {target.path}:\n{proc.stderr}")
+    results = json.loads(json_file.read_text())["results"]
+    return [
+        Measurement(
+            tool=tool.key,
+            tool_label=tool.label,
+            target=target.key,
+            command=shlex.join(tool.command(target)),
+            exit_code=exit_codes[tool.key],
+            mean_ms=res["mean"] * 1e3,
+            stddev_ms=(res["stddev"] or 0.0) * 1e3,
+            median_ms=res["median"] * 1e3,
+            min_ms=res["min"] * 1e3,
+            max_ms=res["max"] * 1e3,
+            runs=len(res["times"]),
+            timer="hyperfine",
+            hyperfine_json=str(json_file.relative_to(BENCH_DIR)),
+        )
+        for tool, res in zip(tools, results, strict=True)
+    ]
 
 
 def time_loop(
@@ -326,6 +444,40 @@ def time_loop(
         runs=len(times),
         timer="python-loop",
     )
+
+
+def measure_group(
+    tools: list[Tool],
+    target: Target,
+    env: dict[str, str],
+    report: Report,
+    use_hyperfine: bool,
+    runs: int,
+    warmup: int,
+    exact: bool = False,
+    timeout: float = 120,
+) -> dict[str, subprocess.CompletedProcess[str]]:
+    """Probe each tool once (output, exit code, hang), then time those that finished in one hyperfine run
+    (or the Python loop, tool after tool). Returns the probes' outputs."""
+    outputs: dict[str, subprocess.CompletedProcess[str]] = {}
+    for tool in tools:
+        out = probe(tool.command(target), env, timeout)
+        if out is None:
+            report.notes.append(f"{tool.label} on {target.key} ran over {timeout:.0f} s: not timed")
+            continue
+        outputs[tool.key] = out
+    live = [t for t in tools if t.key in outputs]
+    if not live:
+        return outputs
+    exit_codes = {key: out.returncode for key, out in outputs.items()}
+    log(f"timing {', '.join(f'{t.label} (exit {exit_codes[t.key]})' for t in live)} on {target.key}")
+    if use_hyperfine:
+        json_file = OUT / "hyperfine" / f"group--{slug(target.key)}.json"
+        report.measurements += time_hyperfine_group(live, target, env, runs, warmup, exit_codes, json_file, exact)
+    else:
+        for tool in live:
+            report.measurements.append(time_loop(tool, target, env, runs, warmup, exit_codes[tool.key]))
+    return outputs
 
 
 # ---------------------------------------------------------------- agreement
@@ -400,6 +552,13 @@ def budgets(report: Report, small: str) -> list[Check]:
         for target in (small, "tree-200"):
             name = f"audit <= 1/2 lddtree (tree), {target}"
             specs.append((name, ("elfdeps-audit", target), ("lddtree-tree", target), AUDIT_BUDGET))
+    for key, what in (("elfdeps-audit", "audit"), ("elfdeps-symbols", "symbols")):
+        if find(report, key, RUSTC):
+            name = f"{what} <= 1/2 lddtree (tree), {RUSTC}"
+            specs.append((name, (key, RUSTC), ("lddtree-tree", RUSTC), AUDIT_BUDGET))
+    for target in dict.fromkeys(m.target for m in report.measurements if m.tool == "ldd-r-loop"):
+        name = f"audit DIR <= ldd -r on each file, {target}"
+        specs.append((name, ("elfdeps-audit", target), ("ldd-r-loop", target), SYSTEM_BUDGET))
     return [ratio_check(report, *spec) for spec in specs]
 
 
@@ -427,9 +586,13 @@ def render(report: Report, targets: list[Target]) -> str:
                 continue
             if m.tool.startswith("elfdeps") or m.tool == "python-floor":
                 ratio = "—"
-            elif m.tool == "lddtree-tree":
-                audit = find(report, "elfdeps-audit", target.key)
-                ratio = f"{audit.mean_ms / m.mean_ms:.2f} (audit)" if audit else "—"
+            elif m.tool in ("lddtree-tree", "ldd-r-loop"):
+                ratios = [
+                    f"{e.mean_ms / m.mean_ms:.2f} ({what})"
+                    for key, what in (("elfdeps-audit", "audit"), ("elfdeps-symbols", "symbols"))
+                    if (e := find(report, key, target.key))
+                ]
+                ratio = ", ".join(ratios) or "—"
             else:
                 ratio = f"{primary.mean_ms / m.mean_ms:.2f}" if primary else "—"
             flag = "" if m.exit_code == 0 else f" (exit {m.exit_code})"
@@ -437,7 +600,7 @@ def render(report: Report, targets: list[Target]) -> str:
                 f"| {m.tool_label}{flag} | {m.target} | {fmt_ms(m.mean_ms)} ± {fmt_ms(m.stddev_ms)} | "
                 f"{fmt_ms(m.min_ms)} | {m.runs} | {ratio} |"
             )
-    lines += ["", "## Budgets (DESIGN.md §7)", ""]
+    lines += ["", "## Budgets (DESIGN.md §7; rustc and system directory: the audit issue's)", ""]
     lines += ["| check | value | limit | result |", "| --- | ---: | ---: | --- |"]
     for c in report.budgets:
         value = "—" if c.value is None else f"{c.value:.2f}"
@@ -475,10 +638,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-hyperfine", action="store_true", help="use the Python timing loop")
     parser.add_argument("--no-install", action="store_true", help="never apt-get/pip install")
     parser.add_argument("--strict", action="store_true", help="exit 1 if a budget fails or outputs differ")
+    parser.add_argument("--rustc", metavar="PATH", help="rustc binary (default: $(rustc --print sysroot)/bin/rustc)")
+    parser.add_argument("--no-rustc", action="store_true", help="skip the rustc symbol-binding budget")
+    parser.add_argument(
+        "--audit-system",
+        nargs="?",
+        const=SYSTEM_DIR,
+        metavar="DIR",
+        help=f"also time `elfdeps audit DIR` against `ldd -r` on each of its ELF files (DIR: {SYSTEM_DIR}; slow)",
+    )
+    parser.add_argument("--audit-runs", type=int, default=3, help="timed runs of --audit-system (1 warm-up)")
     args = parser.parse_args(argv)
     args.runs = max(args.runs, 10)
 
     ensure_prerequisites(install=not args.no_install)
+    log("byte-compiling elfdeps")
+    compile_package()
     OUT.mkdir(parents=True, exist_ok=True)
     env = clean_env()
     report = Report()
@@ -493,7 +668,6 @@ def main(argv: list[str] | None = None) -> int:
         log(f"building/reusing the {n}-library tree")
         exe = make_tree.build(n)
         targets.append(Target(f"tree-{n}", f"{n}-library synthetic tree ({exe})", os.path.realpath(exe)))
-    report.meta["targets"] = {t.key: t.path for t in targets}
 
     tools = select_tools(env, report)
     timer = time_hyperfine if use_hyperfine else time_loop
@@ -511,6 +685,31 @@ def main(argv: list[str] | None = None) -> int:
             report.measurements.append(timer(tool, target, env, args.runs, args.warmup, out.returncode))
         report.agreement.append(agreement(target, outputs))
 
+    if not args.no_rustc:
+        rustc = find_rustc(args.rustc)
+        tools = rustc_tools(env, report) if rustc else []
+        if rustc is None:
+            report.notes.append(f"rustc {'(' + args.rustc + ') ' if args.rustc else ''}not found: rustc not timed")
+        elif tools:
+            report.meta["rustc"] = tool_version([rustc, "--version"])
+            targets.append(Target(RUSTC, f"rustc's own tree ({rustc}: librustc_driver + libLLVM)", rustc))
+            measure_group(tools, targets[-1], env, report, use_hyperfine, args.runs, args.warmup)
+
+    if args.audit_system:
+        directory = os.path.realpath(args.audit_system)
+        file_list = OUT / f"files--{slug(directory)}.txt"
+        count = list_elf_files(directory, env, file_list) if os.path.isdir(directory) else None
+        tools = system_tools(env, report, file_list) if count else []
+        if not count:
+            report.notes.append(f"--audit-system: no ELF file found in {directory}: not timed")
+        elif tools:
+            label = f"{directory}, {count} ELF files (list: {file_list.relative_to(BENCH_DIR)})"
+            targets.append(Target(slug(directory), label, directory))
+            report.meta["audit_system"] = {"dir": directory, "elf_files": count, "runs": args.audit_runs}
+            runs = max(args.audit_runs, 1)
+            measure_group(tools, targets[-1], env, report, use_hyperfine, runs, 1, exact=True, timeout=600)
+
+    report.meta["targets"] = {t.key: t.path for t in targets}
     report.budgets = budgets(report, targets[0].key)
     for row in report.agreement:
         for key in ("elfdeps", "elfdeps-script"):
@@ -534,14 +733,20 @@ def main(argv: list[str] | None = None) -> int:
                     "little more than start-up)"
                 )
 
-    floor = find(report, "python-floor", targets[0].key)
-    for target in (targets[0].key, "tree-200"):
-        e, p = find(report, "elfdeps", target), find(report, "lddtree", target)
+    # (elfdeps - floor) / (peer - floor); rustc's rows use the floor timed in their own hyperfine run.
+    pairs = [("elfdeps", "lddtree", target, "elfdeps/lddtree") for target in (targets[0].key, "tree-200")]
+    pairs += [("elfdeps-audit", "lddtree-tree", t, "audit/lddtree (tree)") for t in (targets[0].key, "tree-200")]
+    pairs += [
+        (key, "lddtree-tree", RUSTC, f"{what}/lddtree (tree)")
+        for key, what in (("elfdeps-audit", "audit"), ("elfdeps-symbols", "symbols"))
+    ]
+    for key, peer, target, what in pairs:
+        floor = find(report, "python-floor", target) or find(report, "python-floor", targets[0].key)
+        e, p = find(report, key, target), find(report, peer, target)
         if floor and e and p and p.mean_ms > floor.mean_ms:
             net = (e.mean_ms - floor.mean_ms) / (p.mean_ms - floor.mean_ms)
             report.notes.append(
-                f"elfdeps/lddtree on {target} net of the interpreter start-up floor "
-                f"({floor.mean_ms:.1f} ms): {net:.2f}"
+                f"{what} on {target} net of the interpreter start-up floor ({floor.mean_ms:.1f} ms): {net:.2f}"
             )
 
     md = render(report, targets)

@@ -20,7 +20,9 @@ EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
-        raise UsageError(f"{message} (see 'elfdeps {self.prog.split()[-1]} --help')")
+        command = self.prog.split()[-1]
+        see = "elfdeps --help" if command == "elfdeps" else f"elfdeps {command} --help"
+        raise UsageError(f"{message} (see '{see}')")
 
 
 def _add_resolution_options(parser: argparse.ArgumentParser) -> None:
@@ -199,13 +201,13 @@ def _audit_options(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     if fail_on not in ("error", "warning", "info"):
         raise UsageError(f"fail-on must be error, warning or info, not {fail_on!r}")
     ignores = []
-    for item in [*config.get("ignore", []), *args.ignore]:
+    for item in [*_as_list(config.get("ignore", [])), *args.ignore]:
         rule, _, pattern = item.partition(":")
         if rule != "*" and rule not in RULES:
             raise UsageError(f"--ignore: unknown rule {rule!r} (rules: {', '.join(RULES)})")
         ignores.append((rule, pattern or None))
     floors = {}
-    for item in [*config.get("max-version", []), *args.max_version]:
+    for item in [*_as_list(config.get("max-version", [])), *args.max_version]:
         try:
             family, version = parse_floor(item)
         except ValueError as error:
@@ -216,6 +218,15 @@ def _audit_options(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     return AuditOptions(_loader_env(args), Severity(fail_on), tuple(ignores), floors, baseline)
 
 
+def _as_list(value: object) -> list[str]:
+    """A config value given as one string or a list of strings."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return value
+    raise UsageError(f"configuration: expected a string or a list of strings, not {value!r}")
+
+
 def _read_baseline(path: str) -> frozenset:  # type: ignore[type-arg]
     import json
 
@@ -223,7 +234,8 @@ def _read_baseline(path: str) -> frozenset:  # type: ignore[type-arg]
         with open(path, encoding="utf-8") as handle:
             findings = json.load(handle)["findings"]
         return frozenset(
-            (f["rule"], f["object"], f.get("symbol"), f.get("version"), f.get("library")) for f in findings
+            (f["rule"], f["object"], f.get("symbol"), f.get("version"), f.get("library"), f.get("subject"))
+            for f in findings
         )
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise InputError(f"{path}: not an elfdeps JSON report usable as a baseline ({error})") from error
@@ -245,7 +257,10 @@ def _command_audit(args: argparse.Namespace, out: TextIO, err: TextIO) -> _Outco
 
     report = audit(args.paths, options, progress)
     output_format = "json" if args.json else (args.format or "text")
-    stream = open(args.output, "w", encoding="utf-8") if args.output else out  # noqa: SIM115
+    try:
+        stream = open(args.output, "w", encoding="utf-8") if args.output else out  # noqa: SIM115
+    except OSError as error:
+        raise InputError(f"{args.output}: cannot write the report: {error.strerror}") from error
     try:
         if output_format == "json":
             from elfdeps.render.jsonreport import write_audit_report
@@ -272,6 +287,9 @@ def _command_symbols(args: argparse.Namespace, out: TextIO, err: TextIO) -> _Out
     from elfdeps.render.symbols_text import render_bindings, render_definers
 
     result = emulate(_main_path(args.file, args.root), _loader_env(args))
+    if result.error is not None:  # the loader stops before binding anything
+        _report_errors(result, err)
+        return _Outcome(problems=True)
     report = bind(result, collect_interposition=args.defines is not None)
     if args.defines is not None:
         found = render_definers(result, os.fsencode(args.defines), out, as_json=args.json)
@@ -284,7 +302,7 @@ def _command_symbols(args: argparse.Namespace, out: TextIO, err: TextIO) -> _Out
 def _report_errors(result, err: TextIO) -> None:  # type: ignore[no-untyped-def]
     if result.error is not None:
         error = result.error
-        err.write(f"elfdeps: {result.main_path}: the loader would stop: {error.name}: {error.message}\n")
+        err.write(f"elfdeps: {result.main_path}: the loader would stop: {error.subject}: {error.message}\n")
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:

@@ -122,10 +122,16 @@ class Edge(NamedTuple):
 class LoadError(NamedTuple):
     """A fatal error that makes the real loader stop (it would print nothing else)."""
 
-    name: str
-    path: str | None
+    name: str  # the requested name
+    path: str | None  # the file that caused it, when one was opened
     message: str
     requester: int | None = None
+    names_path: bool = True  # the loader's message names the path (not for a PIE: it names the name)
+
+    @property
+    def subject(self) -> str:
+        """What the loader's message starts with: "DIR/libX.so: invalid ELF header"."""
+        return self.path if self.names_path and self.path else self.name
 
 
 class LoadResult(NamedTuple):

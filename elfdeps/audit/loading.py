@@ -107,7 +107,7 @@ def loading_findings(result: LoadResult) -> list[Finding]:
                 "loader-error",
                 Severity.ERROR,
                 result.main_path,
-                f"the loader would stop: {error.name}: {error.message}",
+                f"the loader would stop: {error.subject}: {error.message}",
                 library=error.name,
                 related=(error.path,) if error.path else (),
             )

@@ -60,6 +60,7 @@ def rpath_findings(result: LoadResult) -> Iterator[Finding]:
                     owner,
                     f"{tag} entry {shown!r} is relative to the current directory of whoever runs it",
                     hint="use $ORIGIN/... for a path relative to the file itself",
+                    subject=f"{tag} {entry}",
                 )
                 continue
             expanded = expand(element, values, is_path=True)
@@ -72,6 +73,7 @@ def rpath_findings(result: LoadResult) -> Iterator[Finding]:
                     f"{tag} entry {entry!r} is an absolute path outside the system library directories:"
                     " the file breaks when moved or installed elsewhere",
                     hint="use an $ORIGIN-relative entry",
+                    subject=f"{tag} {entry}",
                 )
             elif entry.startswith(("$ORIGIN", "${ORIGIN}")):
                 climb = entry.split("/").count("..")
@@ -83,6 +85,7 @@ def rpath_findings(result: LoadResult) -> Iterator[Finding]:
                         f"{tag} entry {entry!r} climbs {climb} directories out of the file's own tree"
                         f" (to {os.path.normpath(path)}): it breaks when the tree is moved",
                         hint="ship the libraries next to the file (e.g. $ORIGIN/../lib)",
+                        subject=f"{tag} {entry}",
                     )
             if expanded and not target.fs.is_directory(path):
                 yield Finding(
@@ -91,4 +94,5 @@ def rpath_findings(result: LoadResult) -> Iterator[Finding]:
                     owner,
                     f"{tag} entry {entry!r} ({path}) does not exist",
                     hint="remove the entry or create the directory in the installed layout",
+                    subject=f"{tag} {entry}",
                 )

@@ -84,8 +84,9 @@ class Finding(NamedTuple):
     related: tuple[str, ...] = ()
     hint: str | None = None
     entry: str | None = None  # the audited file whose emulated start showed it
+    subject: str | None = None  # what else tells two findings of one rule apart (an RPATH entry)
 
     @property
-    def key(self) -> tuple[str, str, str | None, str | None, str | None]:
+    def key(self) -> tuple[str, str, str | None, str | None, str | None, str | None]:
         """What identifies a finding across runs (for --baseline): not the wording, not the entry."""
-        return (self.rule, self.object, self.symbol, self.version, self.library)
+        return (self.rule, self.object, self.symbol, self.version, self.library, self.subject)

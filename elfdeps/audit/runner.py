@@ -30,7 +30,7 @@ from elfdeps.model import LoadResult
 
 __all__ = ["AuditOptions", "AuditReport", "EntryOutcome", "audit", "find_elf_files"]
 
-FindingKey = tuple[str, str, str | None, str | None, str | None]
+FindingKey = tuple[str, str, str | None, str | None, str | None, str | None]
 
 
 class AuditOptions(NamedTuple):
@@ -100,6 +100,10 @@ def find_elf_files(paths: Iterable[str]) -> Iterator[str]:
             raise InputError(f"{path}: No such file or directory")
 
 
+class _NothingBound(Exception):
+    """The emulated start stopped with a fatal error before symbol binding."""
+
+
 def _identity(files: FileCache, host_path: str | None) -> tuple[int, int] | None:
     if host_path is None:
         return None
@@ -126,12 +130,16 @@ def _audit_entry(path: str, options: AuditOptions, files: FileCache, audited: se
         if obj.found and (obj.index == 0 or _identity(files, obj.host_path) not in audited)
     )
     try:
+        if result.error is not None:  # the loader stops before relocating anything: nothing is bound
+            raise _NothingBound
         report = bind(result, collect_interposition=True, requesters=requesters)
         findings += symbol_findings(result, report)
         for index, reason in report.unreadable:
             findings.append(Finding("malformed-elf", Severity.ERROR, result.objects[index].path or path, reason))
     except ElfFormatError as error:
         findings.append(Finding("malformed-elf", Severity.ERROR, path, str(error)))
+    except _NothingBound:
+        pass
     elf = result.main.elf
     highest: dict[str, str] = {}
     if elf is not None:

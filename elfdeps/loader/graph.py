@@ -219,10 +219,7 @@ class Emulation:
                 result = self.searcher.search(name, requester)
                 if result.fatal:
                     assert result.verdict is not None
-                    shown = result.path or os.fsdecode(
-                        name
-                    )  # ld.so names the bad candidate: "DIR/libX.so: invalid ELF header"
-                    raise _Stop(LoadError(shown, result.path, result.verdict.message or "error"))
+                    raise _Stop(LoadError(os.fsdecode(name), result.path, result.verdict.message or "error"))
                 if result.found:
                     target = self._map(name, requester, result, result.via)
                 else:
@@ -246,8 +243,8 @@ class Emulation:
         elf = verdict.elf
         problem = post_map_error(elf)
         if problem is not None:
-            shown = os.fsdecode(name) if elf.dynamic is not None and elf.dynamic.is_pie else result.path
-            raise _Stop(LoadError(shown, result.path, problem, None))
+            pie = elf.dynamic is not None and elf.dynamic.is_pie
+            raise _Stop(LoadError(os.fsdecode(name), result.path, problem, None, names_path=not pie))
         path = result.path
         obj = LinkMap(
             name=name,
@@ -341,8 +338,6 @@ class Emulation:
             for req, kind, raw, name, target, reused, shadowed in self.edges
             if id(req) in index_of
         )
-        if error is not None and error.requester is None:
-            error = LoadError(error.name, error.path, error.message, None)
         return LoadResult(self.main_path, tuple(objects), edges, error, tuple(self.warnings), self.target)
 
     def _first_requester(self, obj: LinkMap, index_of: dict[int, int]) -> int | None:

@@ -41,9 +41,13 @@ def render_audit(report: AuditReport, out: TextIO, palette: Palette, show_versio
     counts = {severity: 0 for severity in Severity}
     for finding in report.findings:
         counts[finding.severity] += 1
+
+    def count(number: int, word: str) -> str:
+        return f"{number} {word}" + ("" if number == 1 or word == "info" else "s")
+
     summary = (
-        f"{counts[Severity.ERROR]} errors, {counts[Severity.WARNING]} warnings, {counts[Severity.INFO]} info"
-        f" in {len(report.entries)} files"
+        f"{count(counts[Severity.ERROR], 'error')}, {count(counts[Severity.WARNING], 'warning')},"
+        f" {count(counts[Severity.INFO], 'info')} in {count(len(report.entries), 'file')}"
     )
     if report.suppressed:
         summary += f" ({report.suppressed} suppressed by --ignore or the baseline)"

@@ -50,6 +50,7 @@ def _object(obj: LoadedObject, result: LoadResult) -> dict[str, Any]:
                 "suitable": m.suitable,
                 "ld_library_path": m.ld_library_path,
                 "runpath": m.runpath,
+                "note": m.note,
             }
             for m in obj.nearby
         ]
@@ -173,7 +174,7 @@ def _finding(finding: Any) -> dict[str, Any]:
         "object": finding.object,
         "message": finding.message,
     }
-    for key in ("symbol", "version", "library", "hint", "entry"):
+    for key in ("symbol", "version", "library", "subject", "hint", "entry"):
         value = getattr(finding, key)
         if value is not None:
             entry[key] = value

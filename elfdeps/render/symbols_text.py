@@ -3,7 +3,6 @@ or, with --defines, every loaded object that defines a name and the one that win
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Any, TextIO
 
@@ -11,6 +10,7 @@ from elfdeps.binding import BindingReport
 from elfdeps.elf import constants as C
 from elfdeps.errors import ElfFormatError
 from elfdeps.model import LoadResult
+from elfdeps.render.jsonreport import write_report
 
 __all__ = ["render_bindings", "render_definers"]
 
@@ -35,8 +35,7 @@ def render_bindings(
             }
         )
     if as_json:
-        json.dump({"schema_version": 1, "command": "symbols", "bindings": rows}, out, indent=2)
-        out.write("\n")
+        write_report("symbols", [result], out, extra={"bindings": rows})
     else:
         current = None
         for row in rows:
@@ -74,12 +73,7 @@ def render_definers(result: LoadResult, name: bytes, out: TextIO, *, as_json: bo
         except ElfFormatError:
             continue
     if as_json:
-        json.dump(
-            {"schema_version": 1, "command": "symbols", "defines": os.fsdecode(name), "definers": definers},
-            out,
-            indent=2,
-        )
-        out.write("\n")
+        write_report("symbols", [result], out, extra={"defines": os.fsdecode(name), "definers": definers})
     else:
         if not definers:
             out.write(f"{os.fsdecode(name)}: defined by no loaded object\n")
