@@ -20,7 +20,6 @@ from elfdeps.elf.relocations import RelocClass
 from elfdeps.elf.symbols import (
     SymbolTable,
     VersionEntry,
-    gnu_hash,
 )
 from elfdeps.errors import ElfFormatError
 from elfdeps.model import LoadResult, Via
@@ -32,6 +31,7 @@ STV_DEFAULT, STV_INTERNAL, STV_HIDDEN, STV_PROTECTED = 0, 1, 2, 3
 # do_lookup_x's ALLOWED_STT: NOTYPE, OBJECT, FUNC, COMMON, TLS, GNU_IFUNC.
 _ALLOWED_TYPES = frozenset({0, 1, 2, 5, 6, 10})
 STT_TLS = 6
+SMALL_TABLE = 8192  # symbols: below this, a set of exported names is cheaper than hash-table probes
 
 
 class Binding(NamedTuple):
@@ -145,11 +145,16 @@ class _Scope:
         first: tuple[int, ElfFile, SymbolTable] | None,
         collect_others: bool,
     ) -> tuple[int | None, tuple[int, ...]]:
-        h = gnu_hash(name)
         if self.indexed:
             candidates = [self.members[position] for position in self._definers().get(name, ())]
         else:
-            candidates = list(self.members)
+            # A small table answers "not here" from its set of exported names; a big one (libLLVM,
+            # librustc_driver) through its Bloom filter, without decoding 40k names first.
+            candidates = [
+                member
+                for member in self.members
+                if member[2].count > SMALL_TABLE or name in member[2].definition_names()
+            ]
         if first is not None:  # DT_SYMBOLIC: the object itself first, then the global scope
             candidates.insert(0, first)
         elif reloc_class is RelocClass.COPY and candidates and candidates[0] is self.members[0]:
@@ -157,7 +162,7 @@ class _Scope:
         winner: int | None = None
         others: list[int] = []
         for index, _elf, table in candidates:
-            if _defines(table, name, h, required, reloc_class):
+            if _defines(table, name, required, reloc_class):
                 if winner is None:
                     winner = index
                     if not collect_others:
@@ -167,11 +172,11 @@ class _Scope:
         return winner, tuple(others)
 
 
-def _defines(table: SymbolTable, name: bytes, h: int, required: _Required | None, reloc_class: RelocClass) -> bool:
+def _defines(table: SymbolTable, name: bytes, required: _Required | None, reloc_class: RelocClass) -> bool:
     """check_match over every symbol of that name in one object (dl-lookup.c)."""
     versions: dict[int, VersionEntry] | None = None
     unversioned_candidates = 0
-    for index in table.find(name, h):
+    for index in table.find(name):
         symbol = table.symbol(index)
         if symbol.value == 0 and symbol.shndx != C.SHN_ABS and symbol.type != STT_TLS:
             continue
