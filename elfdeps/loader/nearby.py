@@ -21,6 +21,7 @@ __all__ = ["explain_missing"]
 MAX_DIRECTORIES = 400
 MAX_MATCHES = 5
 ANCESTOR_LEVELS = 3
+MAX_CLIMB = 2  # as the rpath-absolute audit rule
 
 
 def _children(target: TargetSystem, directory: str, limit: int = 64) -> list[str]:
@@ -90,7 +91,13 @@ def _matches_for(
             continue
         verdict = open_verify(files, target.fs, path, target.elf_class, target.machine, target.byte_order)
         relative = os.path.relpath(os.path.abspath(directory), os.path.abspath(requester_dir))
-        runpath = "$ORIGIN" if relative == "." else f"$ORIGIN/{relative}"
+        # Far away (a toolchain, another tree): an $ORIGIN path climbing out of the package would
+        # break when it moves (the rpath-absolute rule), so the absolute directory is suggested.
+        climbs = relative.split(os.sep).count("..")
+        if climbs > MAX_CLIMB:
+            runpath = os.path.abspath(directory)
+        else:
+            runpath = "$ORIGIN" if relative == "." else f"$ORIGIN/{relative}"
         note = None
         if directory in target.conf_dirs:
             ldconfig = f"ldconfig -r {target.fs.root}" if target.fs.root else "ldconfig"
