@@ -18,13 +18,23 @@ from elfdeps.elf import constants as C
 from elfdeps.elf.reader import ElfFile
 from elfdeps.elf.relocations import RelocClass
 from elfdeps.elf.symbols import (
+    Symbol,
     SymbolTable,
     VersionEntry,
 )
 from elfdeps.errors import ElfFormatError
 from elfdeps.model import LoadResult, Via
 
-__all__ = ["Binding", "BindingReport", "VersionProblem", "VersionProblemKind", "bind"]
+__all__ = [
+    "Binding",
+    "BindingReport",
+    "Definition",
+    "VersionProblem",
+    "VersionProblemKind",
+    "bind",
+    "definitions",
+    "winner",
+]
 
 STB_LOCAL, STB_GLOBAL, STB_WEAK, STB_GNU_UNIQUE = 0, 1, 2, 10
 STV_DEFAULT, STV_INTERNAL, STV_HIDDEN, STV_PROTECTED = 0, 1, 2, 3
@@ -390,3 +400,41 @@ def bind(
         except ElfFormatError as error:
             unreadable.append((member[0], str(error)))
     return BindingReport(tuple(bindings), tuple(_check_versions(result, scope, requesters)), tuple(unreadable))
+
+
+class Definition(NamedTuple):
+    """A .dynsym definition of a name in one loaded object."""
+
+    object: int
+    symbol: Symbol
+    version: bytes | None
+    exported: bool  # global/weak/unique with default or protected visibility: it can bind
+
+
+def definitions(result: LoadResult, name: bytes) -> list[Definition]:
+    """Every loaded object's definitions of ``name``, in scope order, exported or not."""
+    found: list[Definition] = []
+    for obj in result.objects:
+        if not obj.found or obj.elf is None or obj.elf.dynamic is None:
+            continue
+        try:
+            table = obj.elf.symbol_table
+            for index in table.find(name):
+                symbol = table.symbol(index)
+                if symbol.shndx == C.SHN_UNDEF:
+                    continue
+                entry = table.versions().get(symbol.version_index) if table.has_versym else None
+                version = entry.name if entry is not None and symbol.version_index > 1 else None
+                exported = symbol.bind in (STB_GLOBAL, STB_WEAK, STB_GNU_UNIQUE) and symbol.visibility not in (
+                    STV_HIDDEN,
+                    STV_INTERNAL,
+                )
+                found.append(Definition(obj.index, symbol, version, exported))
+        except ElfFormatError:
+            continue
+    return found
+
+
+def winner(result: LoadResult, name: bytes) -> int | None:
+    """The object an unversioned data reference to ``name`` from the program would bind to."""
+    return _Scope(result).lookup(name, None, RelocClass.DATA, None, False)[0]

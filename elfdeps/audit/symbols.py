@@ -9,8 +9,7 @@ import weakref
 from collections.abc import Iterator
 
 from elfdeps.audit.rules import RULES, Finding, Severity
-from elfdeps.binding import Binding, BindingReport, VersionProblemKind
-from elfdeps.elf import constants as C
+from elfdeps.binding import Binding, BindingReport, VersionProblemKind, definitions
 from elfdeps.elf.cache import FileCache, OpenFailure
 from elfdeps.elf.reader import ElfFile
 from elfdeps.elf.relocations import RelocClass
@@ -30,24 +29,22 @@ def _path(result: LoadResult, index: int) -> str:
 
 def _where_hidden(result: LoadResult, name: bytes) -> list[str]:
     """Loaded objects that define ``name`` but keep it local or hidden (.dynsym, else .symtab)."""
+    hidden = {
+        definition.object
+        for definition in definitions(result, name)
+        if not definition.exported or definition.symbol.hidden_version
+    }
     places = []
     for obj in result.objects:
-        if not obj.found or obj.elf is None or obj.elf.dynamic is None:
-            continue
-        try:
-            table = obj.elf.symbol_table
-            for index in table.find(name):
-                symbol = table.symbol(index)
-                hidden = symbol.visibility in (STV_HIDDEN, STV_INTERNAL) or symbol.bind == STB_LOCAL
-                if symbol.shndx != C.SHN_UNDEF and (hidden or symbol.hidden_version):
-                    places.append(obj.path or "")
-                    break
-            else:
+        if obj.index in hidden:
+            places.append(obj.path or "")
+        elif obj.found and obj.elf is not None:
+            try:
                 local = _static_definitions(obj.elf).get(name)
-                if local is not None and (local[0] == STB_LOCAL or local[1] in (STV_HIDDEN, STV_INTERNAL)):
-                    places.append(obj.path or "")
-        except ElfFormatError:
-            continue
+            except ElfFormatError:
+                continue
+            if local is not None and (local[0] == STB_LOCAL or local[1] in (STV_HIDDEN, STV_INTERNAL)):
+                places.append(obj.path or "")
     return places
 
 

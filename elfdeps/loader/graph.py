@@ -8,7 +8,6 @@ not found becomes a "not found" entry and the walk goes on; a fatal error stops 
 from __future__ import annotations
 
 import os
-import stat
 
 from elfdeps.elf import constants as C
 from elfdeps.elf.cache import FileCache, OpenFailure
@@ -363,10 +362,3 @@ def emulate(
 ) -> LoadResult:
     """What the loader would load for ``main_path``, in order, with provenance."""
     return Emulation(main_path, env, files, check_shadowing=check_shadowing).run()
-
-
-def is_setuid_file(path: str) -> bool:
-    try:
-        return bool(os.stat(path).st_mode & (stat.S_ISUID | stat.S_ISGID))
-    except OSError:
-        return False

@@ -6,9 +6,7 @@ from __future__ import annotations
 import os
 from typing import Any, TextIO
 
-from elfdeps.binding import BindingReport
-from elfdeps.elf import constants as C
-from elfdeps.errors import ElfFormatError
+from elfdeps.binding import BindingReport, definitions, winner
 from elfdeps.model import LoadResult
 from elfdeps.render.jsonreport import write_report
 
@@ -49,38 +47,30 @@ def render_bindings(
 
 
 def render_definers(result: LoadResult, name: bytes, out: TextIO, *, as_json: bool) -> bool:
-    """Every loaded object whose .dynsym defines ``name`` (exported), in scope order; the first wins."""
-    definers: list[dict[str, Any]] = []
-    for obj in result.objects:
-        if not obj.found or obj.elf is None or obj.elf.dynamic is None:
-            continue
-        try:
-            table = obj.elf.symbol_table
-            for index in table.find(name):
-                symbol = table.symbol(index)
-                if symbol.shndx == C.SHN_UNDEF or symbol.bind == 0:
-                    continue
-                version = table.versions().get(symbol.version_index) if table.has_versym else None
-                definers.append(
-                    {
-                        "object": obj.path,
-                        "version": os.fsdecode(version.name) if version and symbol.version_index > 1 else None,
-                        "default": not symbol.hidden_version,
-                        "visibility": ("default", "internal", "hidden", "protected")[symbol.visibility],
-                        "binding": {1: "global", 2: "weak", 10: "unique"}.get(symbol.bind, str(symbol.bind)),
-                    }
-                )
-        except ElfFormatError:
-            continue
+    """Every loaded object that defines ``name``, in scope order, and the one a reference binds to."""
+    winning = winner(result, name)
+    rows: list[dict[str, Any]] = [
+        {
+            "object": result.objects[definition.object].path or result.main_path,
+            "version": os.fsdecode(definition.version) if definition.version else None,
+            "default": not definition.symbol.hidden_version,
+            "visibility": ("default", "internal", "hidden", "protected")[definition.symbol.visibility],
+            "binding": {0: "local", 1: "global", 2: "weak", 10: "unique"}.get(
+                definition.symbol.bind, str(definition.symbol.bind)
+            ),
+            "wins": definition.object == winning,
+        }
+        for definition in definitions(result, name)
+    ]
     if as_json:
-        write_report("symbols", [result], out, extra={"defines": os.fsdecode(name), "definers": definers})
+        write_report("symbols", [result], out, extra={"defines": os.fsdecode(name), "definers": rows})
     else:
-        if not definers:
+        if not rows:
             out.write(f"{os.fsdecode(name)}: defined by no loaded object\n")
-        for position, row in enumerate(definers):
+        for row in rows:
             version = f"@{'@' if row['default'] else ''}{row['version']}" if row["version"] else ""
-            mark = "wins" if position == 0 else "    "
+            mark = "wins" if row["wins"] else "    "
             out.write(
                 f"{mark}  {os.fsdecode(name)}{version}  {row['object']}  ({row['binding']}, {row['visibility']})\n"
             )
-    return bool(definers)
+    return bool(rows)
