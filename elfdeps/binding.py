@@ -284,6 +284,8 @@ def _bind_object(
     index, elf, table = member
     symbolic = member if _is_symbolic(elf) else None
     for reference in _prepare(elf, table):
+        target: int | None
+        others: tuple[int, ...]
         if reference.binds_to_itself:
             target, others = index, ()
         else:

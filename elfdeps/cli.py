@@ -8,10 +8,15 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
-from typing import NamedTuple, TextIO
+from typing import TYPE_CHECKING, NamedTuple, TextIO
 
 from elfdeps import __version__
 from elfdeps.errors import ElfdepsError, InputError, UsageError
+
+if TYPE_CHECKING:  # imported lazily at run time: start-up stays lean
+    from elfdeps.audit.runner import AuditOptions, FindingKey
+    from elfdeps.loader.environment import LoaderEnv
+    from elfdeps.model import LoadResult
 
 __all__ = ["main"]
 
@@ -94,7 +99,11 @@ def _glibc_version(text: str | None) -> tuple[int, int] | None:
         raise UsageError(f"--glibc wants a version like 2.36, not {text!r}") from error
 
 
-def _loader_env(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _split_paths(value: str | None) -> tuple[str, ...] | None:
+    return tuple(part for part in value.split(":") if part) if value is not None else None
+
+
+def _loader_env(args: argparse.Namespace) -> LoaderEnv:
     from elfdeps.loader.environment import LoaderEnv
 
     if args.root is not None and not os.path.isdir(args.root):
@@ -102,7 +111,6 @@ def _loader_env(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     environ = {} if args.no_env else os.environ
     llp = args.ld_library_path if args.ld_library_path is not None else environ.get("LD_LIBRARY_PATH")
     preload = args.preload if args.preload is not None else environ.get("LD_PRELOAD")
-    split = lambda value: tuple(part for part in value.split(":") if part) if value is not None else None  # noqa: E731
     return LoaderEnv(
         ld_library_path=llp,
         preload=preload,
@@ -112,8 +120,8 @@ def _loader_env(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         inhibit_cache=args.inhibit_cache,
         platform=args.platform,
         lib=args.lib,
-        default_dirs=split(args.default_dirs),
-        hwcaps_subdirs=split(args.hwcaps),
+        default_dirs=_split_paths(args.default_dirs),
+        hwcaps_subdirs=_split_paths(args.hwcaps),
         glibc_version=_glibc_version(args.glibc),
         read_preload_file=not args.no_preload_file,
     )
@@ -189,7 +197,7 @@ def _command_tree(args: argparse.Namespace, out: TextIO, err: TextIO) -> _Outcom
     return _Outcome(problems=any(not result.ok for result in results))
 
 
-def _audit_options(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _audit_options(args: argparse.Namespace) -> AuditOptions:
     from elfdeps.audit.config import find_config, load_config
     from elfdeps.audit.rules import RULES, Severity
     from elfdeps.audit.runner import AuditOptions
@@ -227,7 +235,7 @@ def _as_list(value: object) -> list[str]:
     raise UsageError(f"configuration: expected a string or a list of strings, not {value!r}")
 
 
-def _read_baseline(path: str) -> frozenset:  # type: ignore[type-arg]
+def _read_baseline(path: str) -> frozenset[FindingKey]:
     import json
 
     try:
@@ -299,7 +307,7 @@ def _command_symbols(args: argparse.Namespace, out: TextIO, err: TextIO) -> _Out
     return _Outcome(problems=failing or not result.ok)
 
 
-def _report_errors(result, err: TextIO) -> None:  # type: ignore[no-untyped-def]
+def _report_errors(result: LoadResult, err: TextIO) -> None:
     if result.error is not None:
         error = result.error
         err.write(f"elfdeps: {result.main_path}: the loader would stop: {error.subject}: {error.message}\n")

@@ -82,7 +82,7 @@ class NearbyMatch(NamedTuple):
 class LoadedObject(NamedTuple):
     """One entry of the loader's namespace list (or a trace-mode "not found" fake)."""
 
-    index: int  # position in load order; 0 is the main file
+    index: int  # type: ignore[assignment]  # position in load order (0: the main file); shadows tuple.index
     name: bytes  # the (DST-expanded) name that first caused the load
     path: str | None  # l_name: the path the loader opened it by; None when not found
     found: bool

@@ -64,4 +64,4 @@ def load_config(path: str) -> dict[str, Any]:
     base = os.path.dirname(os.path.abspath(path))
     if "baseline" in table:
         table = {**table, "baseline": os.path.join(base, table["baseline"])}
-    return table
+    return dict(table)

@@ -24,6 +24,11 @@ def split_version(name: str) -> tuple[str, tuple[int, ...]] | None:
     return match.group(1).upper(), tuple(int(part) for part in match.group(2).split("."))
 
 
+def _version_key(name: str) -> tuple[int, ...]:
+    split = split_version(name)
+    return split[1] if split is not None else ()
+
+
 def parse_floor(text: str) -> tuple[str, tuple[int, ...]]:
     """ "glibc=2.28" -> ("GLIBC", (2, 28))."""
     family, _, version = text.partition("=")
@@ -52,7 +57,7 @@ def highest_versions(elf: ElfFile) -> dict[str, str]:
     """family -> the highest version of it this file requires."""
     highest: dict[str, str] = {}
     for family, names in _required(elf).items():
-        highest[family] = max((name for name, _file in names), key=lambda name: split_version(name)[1])  # type: ignore[index]
+        highest[family] = max((name for name, _file in names), key=_version_key)
     return highest
 
 
@@ -71,7 +76,7 @@ def floor_findings(path: str, elf: ElfFile, floors: dict[str, tuple[int, ...]]) 
         floor = floors.get(family)
         if floor is None:
             continue
-        for name, file in sorted(set(names), key=lambda item: split_version(item[0])[1]):  # type: ignore[index]
+        for name, file in sorted(set(names), key=lambda item: _version_key(item[0])):
             version = split_version(name)
             if version is None or version[1] <= floor:
                 continue

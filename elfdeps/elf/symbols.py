@@ -53,7 +53,7 @@ class Symbol(NamedTuple):
 
 
 class VersionDefinition(NamedTuple):
-    index: int
+    index: int  # type: ignore[assignment]  # shadows tuple.index on purpose: it is the ELF field's name
     flags: int
     hash: int
     name: bytes
@@ -68,7 +68,7 @@ class VersionRequirement(NamedTuple):
     name: bytes
     hash: int
     flags: int
-    index: int  # vna_other: the versym index that refers to it (bit 0x8000 = hidden)
+    index: int  # type: ignore[assignment]  # vna_other: the versym index that refers to it (0x8000 = hidden)
 
     @property
     def is_weak(self) -> bool:
@@ -221,7 +221,7 @@ def read_dynamic_symbols(elf: ElfFile) -> DynamicSymbols:
     symbols: list[Symbol] = []
     versym_addr = dynamic.value(C.DT_VERSYM)
     versyms: tuple[int, ...] | None = None
-    if count:
+    if count and symtab_addr is not None:
         symtab_at = _offset(elf, symtab_addr, "DT_SYMTAB")
         elf.unpack_from(f"{entry_size * count}x", symtab_at, "the dynamic symbol table")  # bounds check
         if versym_addr is not None:
@@ -290,7 +290,7 @@ class SymbolTable:
         self.count = _symbol_count(elf) if symtab_addr is not None else 0
         self._entry_size = 24 if elf.is_64 else 16
         self._fmt = elf.byte_order + ("IBBHQQ" if elf.is_64 else "IIIBBH")
-        self._symtab = _offset(elf, symtab_addr, "DT_SYMTAB") if self.count else 0
+        self._symtab = _offset(elf, symtab_addr, "DT_SYMTAB") if self.count and symtab_addr is not None else 0
         if self.count:
             elf.unpack_from(f"{self._entry_size * self.count}x", self._symtab, "the dynamic symbol table")
         versym_addr = dynamic.value(C.DT_VERSYM) if dynamic is not None else None
@@ -314,7 +314,7 @@ class SymbolTable:
         if self._versym is None:
             return -1
         (value,) = struct.unpack_from(self.elf.byte_order + "H", self.elf.data, self._versym + 2 * index)
-        return value
+        return int(value)
 
     def symbol(self, index: int) -> Symbol:
         known = self._symbols.get(index)
@@ -381,9 +381,10 @@ class SymbolTable:
 
     def _words(self, offset: int, count: int, size: int) -> Sequence[int]:
         """``count`` words at ``offset`` as a sequence: a zero-copy view when the byte order is native."""
-        code = "Q" if size == 8 else "I"
         if self.elf.byte_order == _NATIVE_ORDER and offset % size == 0:
-            return memoryview(self.elf.data)[offset : offset + count * size].cast(code)
+            view = memoryview(self.elf.data)[offset : offset + count * size]
+            return view.cast("Q") if size == 8 else view.cast("I")
+        code = "Q" if size == 8 else "I"
         return struct.unpack_from(f"{self.elf.byte_order}{count}{code}", self.elf.data, offset)
 
     def _name_is(self, index: int, name: bytes) -> bool:

@@ -17,9 +17,9 @@ from elfdeps.loader.dst import contains_dst, expand
 from elfdeps.loader.environment import LoaderEnv, TargetSystem, describe_target
 from elfdeps.loader.fs import RootFS
 from elfdeps.loader.linkmap import LinkMap, origin_of
-from elfdeps.loader.search import Searcher
+from elfdeps.loader.search import Searcher, SearchResult
 from elfdeps.loader.verify import post_map_error
-from elfdeps.model import DependencyKind, Edge, LoadedObject, LoadError, LoadResult, Via
+from elfdeps.model import Attempt, DependencyKind, Edge, LoadedObject, LoadError, LoadResult, Via
 
 __all__ = ["Emulation", "emulate", "open_main"]
 
@@ -172,8 +172,8 @@ class Emulation:
             data = self.target.fs.read_bytes("/etc/ld.so.preload")
             if data:
                 for line in data.splitlines():
-                    for item in line.split(b"#", 1)[0].replace(b":", b" ").split():
-                        names.append((item, "/etc/ld.so.preload"))
+                    for entry in line.split(b"#", 1)[0].replace(b":", b" ").split():
+                        names.append((entry, "/etc/ld.so.preload"))
         for raw, source in names:
             name = raw
             if b"/" in raw:
@@ -230,9 +230,10 @@ class Emulation:
                 self._place_filtee(target, requester)
             self.edges.append((requester, kind, raw, name, target, reused, shadowed))
 
-    def _map(self, name: bytes, requester: LinkMap, result, via: Via | None) -> LinkMap:  # type: ignore[no-untyped-def]
+    def _map(self, name: bytes, requester: LinkMap, result: SearchResult, via: Via | None) -> LinkMap:
         """A found file becomes a new link map, unless the same file (dev, ino) is already loaded."""
-        verdict = result.verdict
+        verdict, path = result.verdict, result.path
+        assert verdict is not None and verdict.opened is not None and path is not None, "only found files are mapped"
         opened = verdict.opened
         loaded = self._by_identity.get(opened.identity)
         if loaded is not None:  # the same file under another name (loader.md §3.8)
@@ -243,8 +244,7 @@ class Emulation:
         problem = post_map_error(elf)
         if problem is not None:
             pie = elf.dynamic is not None and elf.dynamic.is_pie
-            raise _Stop(LoadError(os.fsdecode(name), result.path, problem, None, names_path=not pie))
-        path = result.path
+            raise _Stop(LoadError(os.fsdecode(name), path, problem, None, names_path=not pie))
         obj = LinkMap(
             name=name,
             l_name=path,
@@ -262,7 +262,7 @@ class Emulation:
         self._register(obj)
         return obj
 
-    def _fake(self, name: bytes, requester: LinkMap, attempts, kind: DependencyKind) -> LinkMap:  # type: ignore[no-untyped-def]
+    def _fake(self, name: bytes, requester: LinkMap, attempts: tuple[Attempt, ...], kind: DependencyKind) -> LinkMap:
         fake = LinkMap(name, "", os.fsdecode(name), None, None, requester, None, None, attempts=attempts, fake=True)
         fake.required = kind is not DependencyKind.AUXILIARY
         fake.depth = requester.depth + 1

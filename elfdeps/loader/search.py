@@ -105,7 +105,12 @@ class Searcher:
 
         if "/" in name.decode("latin-1"):
             verdict = self.verify(text)
-            if verdict.kind is VerdictKind.OK and preload and self.env.secure and not is_setuid(verdict.opened):
+            if (
+                verdict.kind is VerdictKind.OK
+                and preload
+                and self.env.secure
+                and (verdict.opened is None or not is_setuid(verdict.opened))
+            ):
                 verdict = Verdict(VerdictKind.ABSENT, errno.ENOENT)
             attempts.append(self._attempt(text, os.path.dirname(text), Via.DIRECT, None, verdict))
             if verdict.kind in (VerdictKind.OK, VerdictKind.FATAL):
@@ -191,7 +196,12 @@ class Searcher:
             path = subdir + name
             verdict = self.verify(path)
             tried_any = True
-            if verdict.kind is VerdictKind.OK and preload and self.env.secure and not is_setuid(verdict.opened):
+            if (
+                verdict.kind is VerdictKind.OK
+                and preload
+                and self.env.secure
+                and (verdict.opened is None or not is_setuid(verdict.opened))
+            ):
                 verdict = Verdict(VerdictKind.ABSENT, errno.ENOENT)
             if not relative and subdir not in self._dir_exists:
                 exists = verdict.kind is VerdictKind.OK or self.target.fs.is_directory(subdir.rstrip("/") or "/")

@@ -38,7 +38,7 @@ def _result(finding: Finding, base: str) -> dict[str, Any]:
         "locations": [_location(finding.object, base)],
         "partialFingerprints": {"elfdepsFinding/v1": fingerprint},
     }
-    properties = {
+    properties: dict[str, Any] = {
         key: value
         for key, value in (("symbol", finding.symbol), ("version", finding.version), ("library", finding.library))
         if value
