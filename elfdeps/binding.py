@@ -15,13 +15,10 @@ from enum import StrEnum
 from typing import NamedTuple
 
 from elfdeps.elf import constants as C
+from elfdeps.elf.lookup import SymbolTable, VersionEntry
 from elfdeps.elf.reader import ElfFile
 from elfdeps.elf.relocations import RelocClass
-from elfdeps.elf.symbols import (
-    Symbol,
-    SymbolTable,
-    VersionEntry,
-)
+from elfdeps.elf.symbols import Symbol
 from elfdeps.errors import ElfFormatError
 from elfdeps.model import LoadResult, Via
 

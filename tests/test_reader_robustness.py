@@ -545,12 +545,12 @@ def _hostile_copies(case: str, sources: dict[str, Source]) -> Iterator[tuple[str
             yield name, bytes(patch.data)
 
 
-# elfdeps/elf/symbols.py SymbolTable._read_gnu_hash bounds-checks the GNU hash buckets but not the chains;
+# elfdeps/elf/lookup.py SymbolTable._read_gnu_hash bounds-checks the GNU hash buckets but not the chains;
 # _find then views `count - symoffset` chain words (count from DT_HASH when both tables exist) as a
 # memoryview that the end of the file cuts short, and indexing past it raises IndexError.
 READER_BUG_GNU_CHAINS = (
     "reader bug: SymbolTable.find indexes GNU hash chain words past the end of the file (IndexError): "
-    "_read_gnu_hash does not bounds-check the chains (elfdeps/elf/symbols.py)"
+    "_read_gnu_hash does not bounds-check the chains (elfdeps/elf/lookup.py)"
 )
 KNOWN_HOSTILE_BUGS: dict[str, str] = {}  # READER_BUG_GNU_CHAINS is fixed: chains are bounds-checked
 

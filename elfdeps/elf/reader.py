@@ -16,8 +16,9 @@ from elfdeps.elf import constants as C
 from elfdeps.errors import ElfFormatError
 
 if TYPE_CHECKING:
+    from elfdeps.elf.lookup import SymbolTable
     from elfdeps.elf.relocations import SymbolReference
-    from elfdeps.elf.symbols import DynamicSymbols, SymbolTable, VersionDefinition, VersionNeed
+    from elfdeps.elf.symbols import DynamicSymbols, VersionDefinition, VersionNeed
 
 __all__ = ["Dynamic", "ElfFile", "Ident", "Section", "Segment", "parse_ident"]
 
@@ -318,7 +319,7 @@ class ElfFile:
     @cached_property
     def symbol_table(self) -> SymbolTable:
         """Random access to .dynsym through its hash table (what binding uses)."""
-        from elfdeps.elf.symbols import SymbolTable
+        from elfdeps.elf.lookup import SymbolTable
 
         return SymbolTable(self)
 

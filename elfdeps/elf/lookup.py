@@ -1,0 +1,243 @@
+"""Random access to the dynamic symbol table through the file's hash tables, as ld.so's do_lookup_x
+reads it: a lookup costs a hash, a Bloom-filter probe and a short chain walk (DT_GNU_HASH, else
+DT_HASH), never a decode of every symbol. Also glibc's l_versions table (versym index -> version).
+"""
+
+from __future__ import annotations
+
+import struct
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, NamedTuple
+
+from elfdeps.elf import constants as C
+from elfdeps.elf.symbols import Symbol, address_to_offset, decode_symbol, dynsym_count
+from elfdeps.errors import ElfFormatError
+
+if TYPE_CHECKING:
+    from elfdeps.elf.reader import ElfFile
+
+__all__ = ["SymbolTable", "VersionEntry", "elf_hash", "gnu_hash"]
+
+
+_NATIVE_ORDER = "<" if sys.byteorder == "little" else ">"
+_GNU_HASHES: dict[bytes, int] = {}
+
+
+def gnu_hash(name: bytes) -> int:
+    """The DT_GNU_HASH function (dl_new_hash), memoised: the same names recur across objects."""
+    known = _GNU_HASHES.get(name)
+    if known is None:
+        known = _GNU_HASHES[name] = _gnu_hash(name)
+    return known
+
+
+def _gnu_hash(name: bytes) -> int:
+    value = 5381
+    for byte in name:
+        value = (value * 33 + byte) & 0xFFFFFFFF
+    return value
+
+
+def elf_hash(name: bytes) -> int:
+    """The System V DT_HASH function (_dl_elf_hash); also the hash of version names."""
+    value = 0
+    for byte in name:
+        value = ((value << 4) + byte) & 0xFFFFFFFF
+        high = value & 0xF0000000
+        if high:
+            value ^= high >> 24
+        value &= ~high & 0xFFFFFFFF
+    return value
+
+
+class VersionEntry(NamedTuple):
+    """One slot of glibc's l_versions table: what a versym index means in this file."""
+
+    name: bytes
+    hash: int
+    hidden: bool
+    file: bytes | None  # the needed file for a verneed entry; None for the file's own definitions
+
+
+class SymbolTable:
+    """Random access to .dynsym through the file's hash table, as ld.so's do_lookup_x reads it:
+    a lookup costs a hash, a Bloom-filter probe and a short chain walk, never a scan of every symbol
+    (libLLVM exports 39k symbols; a program references a few hundred of them)."""
+
+    def __init__(self, elf: ElfFile) -> None:
+        self.elf = elf
+        dynamic = elf.dynamic
+        symtab_addr = dynamic.value(C.DT_SYMTAB) if dynamic is not None else None
+        self.count = dynsym_count(elf) if symtab_addr is not None else 0
+        self._entry_size = 24 if elf.is_64 else 16
+        self._fmt = elf.byte_order + ("IBBHQQ" if elf.is_64 else "IIIBBH")
+        self._symtab = address_to_offset(elf, symtab_addr, "DT_SYMTAB") if self.count and symtab_addr is not None else 0
+        if self.count:
+            elf.unpack_from(f"{self._entry_size * self.count}x", self._symtab, "the dynamic symbol table")
+        versym_addr = dynamic.value(C.DT_VERSYM) if dynamic is not None else None
+        self._versym = (
+            address_to_offset(elf, versym_addr, "DT_VERSYM") if versym_addr is not None and self.count else None
+        )
+        if self._versym is not None:
+            elf.unpack_from(f"{2 * self.count}x", self._versym, "DT_VERSYM")
+        self._gnu = self._read_gnu_hash() if dynamic is not None else None
+        self._sysv = self._read_sysv_hash() if dynamic is not None and self._gnu is None else None
+        self._by_name: dict[bytes, list[int]] | None = None
+        self._found: dict[bytes, tuple[int, ...]] = {}
+        self._definition_names: frozenset[bytes] | None = None
+        self._gnu_views: tuple[Sequence[int], Sequence[int], Sequence[int]] | None = None
+        self._versions: dict[int, VersionEntry] | None = None
+        self._symbols: dict[int, Symbol] = {}
+
+    @property
+    def has_versym(self) -> bool:
+        return self._versym is not None
+
+    def versym(self, index: int) -> int:
+        if self._versym is None:
+            return -1
+        (value,) = struct.unpack_from(self.elf.byte_order + "H", self.elf.data, self._versym + 2 * index)
+        return int(value)
+
+    def symbol(self, index: int) -> Symbol:
+        known = self._symbols.get(index)
+        if known is None:
+            if not 0 <= index < self.count:
+                raise ElfFormatError(f"{self.elf.path}: symbol index {index} is outside .dynsym")
+            fields = struct.unpack_from(self._fmt, self.elf.data, self._symtab + index * self._entry_size)
+            known = self._symbols[index] = decode_symbol(self.elf, fields, self.versym(index))
+        return known
+
+    def _read_gnu_hash(self) -> tuple[int, int, int, int, int, int, int] | None:
+        elf = self.elf
+        addr = elf.dynamic.value(C.DT_GNU_HASH) if elf.dynamic is not None else None
+        if addr is None or not self.count:
+            return None
+        base = address_to_offset(elf, addr, "DT_GNU_HASH")
+        nbuckets, symoffset, bloom_size, shift = elf.unpack_from("IIII", base, "DT_GNU_HASH")
+        if not nbuckets or not bloom_size:
+            return None
+        word = 8 if elf.is_64 else 4
+        buckets = base + 16 + bloom_size * word
+        elf.unpack_from(f"{4 * nbuckets}x", buckets, "DT_GNU_HASH buckets")
+        return nbuckets, symoffset, bloom_size, shift, base + 16, buckets, buckets + 4 * nbuckets
+
+    def _read_sysv_hash(self) -> tuple[int, int, int, int] | None:
+        elf = self.elf
+        addr = elf.dynamic.value(C.DT_HASH) if elf.dynamic is not None else None
+        if addr is None or not self.count:
+            return None
+        base = address_to_offset(elf, addr, "DT_HASH")
+        nbucket, nchain = elf.unpack_from("II", base, "DT_HASH")
+        if not nbucket:
+            return None
+        elf.unpack_from(f"{4 * (nbucket + nchain)}x", base + 8, "DT_HASH table")
+        return nbucket, nchain, base + 8, base + 8 + 4 * nbucket
+
+    def definition_names(self) -> frozenset[bytes]:
+        """Names that may satisfy a lookup here: global/weak/unique symbols with a value, not hidden.
+
+        A superset filter for binding (check_match still decides): one set probe per object in
+        scope instead of a hash-table walk, built once per file from one pass over .dynsym.
+        """
+        if self._definition_names is None:
+            names = set()
+            if self.count:
+                elf, data = self.elf, self.elf.data
+                raw = data[self._symtab : self._symtab + self.count * self._entry_size]
+                strtab, strsz = elf.string_table_bounds()
+                for fields in struct.iter_unpack(self._fmt, raw):
+                    if elf.is_64:
+                        name_index, info, other, shndx, value, _size = fields
+                    else:
+                        name_index, value, _size, info, other, shndx = fields
+                    if not name_index or (info >> 4) not in (1, 2, 10) or (other & 3) in (1, 2):
+                        continue
+                    if value == 0 and shndx != C.SHN_ABS and (info & 0xF) != 6:
+                        continue
+                    start = strtab + name_index
+                    end = data.find(b"\0", start, strsz)
+                    if end >= 0:
+                        names.add(bytes(data[start:end]))
+            self._definition_names = frozenset(names)
+        return self._definition_names
+
+    def _words(self, offset: int, count: int, size: int) -> Sequence[int]:
+        """``count`` words at ``offset`` as a sequence: a zero-copy view when the byte order is native."""
+        if self.elf.byte_order == _NATIVE_ORDER and offset % size == 0:
+            view = memoryview(self.elf.data)[offset : offset + count * size]
+            return view.cast("Q") if size == 8 else view.cast("I")
+        code = "Q" if size == 8 else "I"
+        return struct.unpack_from(f"{self.elf.byte_order}{count}{code}", self.elf.data, offset)
+
+    def _name_is(self, index: int, name: bytes) -> bool:
+        """Whether symbol ``index`` is called ``name``, without decoding the whole entry."""
+        return self.symbol(index).name == name
+
+    def find(self, name: bytes, gnu: int | None = None) -> tuple[int, ...]:
+        """Indices of the symbols called ``name`` (defined or not), in table order; memoised."""
+        known = self._found.get(name)
+        if known is None:
+            known = self._found[name] = self._find(name, gnu)
+        return known
+
+    def _find(self, name: bytes, gnu: int | None) -> tuple[int, ...]:
+        if self._gnu is not None:
+            nbuckets, symoffset, bloom_size, shift, bloom, buckets, chains = self._gnu
+            if self._gnu_views is None:
+                word = 8 if self.elf.is_64 else 4
+                chain_count = max(self.count - symoffset, 0)
+                self.elf.unpack_from(f"{4 * chain_count}x", chains, "DT_GNU_HASH chains")  # bounds check
+                self.elf.unpack_from(f"{word * bloom_size}x", bloom, "DT_GNU_HASH Bloom filter")
+                self._gnu_views = (
+                    self._words(bloom, bloom_size, word),
+                    self._words(buckets, nbuckets, 4),
+                    self._words(chains, chain_count, 4),
+                )
+            bloom_words, bucket_words, chain_words = self._gnu_views
+            h = gnu_hash(name) if gnu is None else gnu
+            bits = 64 if self.elf.is_64 else 32
+            mask = (1 << (h % bits)) | (1 << ((h >> shift) % bits))
+            if bloom_words[(h // bits) % bloom_size] & mask != mask:
+                return ()
+            index = bucket_words[h % nbuckets]
+            found = []
+            while symoffset <= index < self.count:
+                chain = chain_words[index - symoffset]
+                if (chain | 1) == (h | 1) and self._name_is(index, name):
+                    found.append(index)
+                if chain & 1:
+                    break
+                index += 1
+            return tuple(found)
+        if self._sysv is not None:
+            nbucket, nchain, buckets, chains = self._sysv
+            order, data = self.elf.byte_order, self.elf.data
+            (index,) = struct.unpack_from(order + "I", data, buckets + 4 * (elf_hash(name) % nbucket))
+            hits, steps = [], 0
+            while index and index < min(nchain, self.count) and steps < nchain:
+                if self._name_is(index, name):
+                    hits.append(index)
+                (index,) = struct.unpack_from(order + "I", data, chains + 4 * index)
+                steps += 1
+            return tuple(sorted(hits))
+        if self._by_name is None:  # no hash table at all: index every name once
+            self._by_name = {}
+            for index in range(1, self.count):
+                self._by_name.setdefault(self.symbol(index).name, []).append(index)
+        return tuple(self._by_name.get(name, ()))
+
+    def versions(self) -> dict[int, VersionEntry]:
+        """glibc's l_versions: versym index -> version, from verneed and verdef (dl-version.c)."""
+        if self._versions is None:
+            table: dict[int, VersionEntry] = {}
+            for need in self.elf.version_needs:
+                for requirement in need.versions:
+                    table[requirement.index & 0x7FFF] = VersionEntry(
+                        requirement.name, requirement.hash, bool(requirement.index & 0x8000), need.file
+                    )
+            for definition in self.elf.version_definitions:
+                table[definition.index] = VersionEntry(definition.name, definition.hash, False, None)
+            self._versions = table
+        return self._versions
