@@ -36,7 +36,7 @@ class _Stop(Exception):
         self.error = error
 
 
-def open_main(files: FileCache, host_path: str, shown_as: str) -> tuple[ElfFile, tuple[int, int]]:
+def open_main(files: FileCache, host_path: str, shown_as: str) -> ElfFile:
     """Open the file the user named; anything but a readable ELF executable or library is an InputError."""
     opened = files.open(host_path)
     if isinstance(opened, OpenFailure):
@@ -51,7 +51,7 @@ def open_main(files: FileCache, host_path: str, shown_as: str) -> tuple[ElfFile,
     if elf.e_type not in (C.ET_EXEC, C.ET_DYN):
         kinds = {C.ET_REL: "a relocatable object (.o)", C.ET_CORE: "a core dump"}
         raise InputError(f"{shown_as}: {kinds.get(elf.e_type, 'not an executable or shared library')}")
-    return elf, opened.identity
+    return elf
 
 
 class Emulation:
@@ -74,7 +74,7 @@ class Emulation:
             host = fs.host_path(main_path)
         except OSError as error:
             raise InputError(f"{main_path}: {error.strerror}") from error
-        self.main_elf, _identity = open_main(self.files, host, main_path)
+        self.main_elf = open_main(self.files, host, main_path)
         interpreter = os.fsdecode(self.main_elf.interpreter) if self.main_elf.interpreter else None
         self.target: TargetSystem = describe_target(
             env, self.main_elf.elf_class_bits, self.main_elf.e_machine, self.main_elf.byte_order, interpreter
@@ -95,7 +95,6 @@ class Emulation:
         self.rtld = self._make_rtld()
         vdso_name = b"linux-gate.so.1" if self.main_elf.e_machine == C.EM_386 else b"linux-vdso.so.1"
         self.vdso = LinkMap(vdso_name, vdso_name.decode(), vdso_name.decode(), None, None, None, None, None)
-        self.vdso.aliases.add(vdso_name)
         self.mapped: list[LinkMap] = []  # namespace list after main, in mapping order, fakes included
         self.searchlist: list[LinkMap] = [self.main]  # first-reference order: the global scope
         self._on_searchlist: set[int] = {id(self.main)}
@@ -112,17 +111,13 @@ class Emulation:
         interpreter = self.main_elf.interpreter
         path = os.fsdecode(interpreter) if interpreter else self.target.default_interpreter
         rtld = LinkMap(os.fsencode(path), path, path, None, None, None, None, Via.INTERPRETER)
-        rtld.aliases.add(os.fsencode(path))
         verdict = self.searcher.verify(path) if path else None
         if verdict is not None and verdict.opened is not None:
+            # Its DT_SONAME becomes a name it answers to through names(). Its file id is not recorded,
+            # so it is never matched by identity, only by name.
+            rtld.elf = verdict.elf
             rtld.host_path = verdict.opened.path
-            try:
-                soname = verdict.elf.dynamic.soname if verdict.elf.dynamic else None
-            except ElfFormatError:
-                soname = None
-            # ld.so answers to its DT_SONAME (or, without one, its file name).
-            rtld.aliases.add(soname or os.fsencode(os.path.basename(path)))
-        else:
+        if rtld.soname is None:  # without a readable DT_SONAME, glibc takes the file name as the soname
             rtld.aliases.add(os.fsencode(os.path.basename(path)))
         return rtld
 
@@ -294,7 +289,7 @@ class Emulation:
 
     def _load_order(self) -> list[LinkMap]:
         order = [self.main, *self.mapped]
-        if any(known is self.rtld for known in self.searchlist):
+        if id(self.rtld) in self._on_searchlist:
             # ld.so is re-linked right after its predecessor in the search list (rtld.c, loader.md §9).
             predecessor = self.searchlist[self.searchlist.index(self.rtld) - 1]
             order.insert(order.index(predecessor) + 1, self.rtld)
@@ -320,7 +315,7 @@ class Emulation:
                     depth=obj.depth,
                     attempts=obj.attempts,
                     required=obj.required,
-                    elf=obj.elf if obj is not self.rtld else self._rtld_elf(),
+                    elf=obj.elf,
                     host_path=obj.host_path,
                 )
             )
@@ -344,17 +339,6 @@ class Emulation:
             if target is obj:
                 return index_of.get(id(req))
         return None
-
-    def _rtld_elf(self) -> ElfFile | None:
-        if self.rtld.host_path is None:
-            return None
-        opened = self.files.open(self.rtld.host_path)
-        if isinstance(opened, OpenFailure):
-            return None
-        try:
-            return opened.elf()
-        except ElfFormatError:
-            return None
 
 
 def emulate(

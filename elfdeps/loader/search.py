@@ -37,7 +37,6 @@ class SearchResult(NamedTuple):
     via_owner: str | None
     verdict: Verdict | None
     attempts: tuple[Attempt, ...]
-    found_other_class: bool
 
     @property
     def found(self) -> bool:
@@ -61,6 +60,7 @@ class Searcher:
         self.files = files
         self.main = main
         self._dir_exists: dict[str, bool] = {}
+        self._hwcaps_names = tuple(prefix.split("/")[1] for prefix in target.hwcaps_subdirs)
         self._llp_dirs: tuple[str, ...] = ()
         if env.ld_library_path and not env.secure:
             # LD_LIBRARY_PATH accepts ':' and ';' and expands DSTs with the main program's values.
@@ -93,6 +93,14 @@ class Searcher:
         t = self.target
         return open_verify(self.files, t.fs, path, t.elf_class, t.machine, t.byte_order)
 
+    def _candidate(self, path: str, preload: bool) -> Verdict:
+        """open_verify, plus the secure-mode rule that a preload must carry the set-user-ID bit."""
+        verdict = self.verify(path)
+        secure_preload = preload and self.env.secure
+        if verdict.kind is VerdictKind.OK and secure_preload and not (verdict.opened and is_setuid(verdict.opened)):
+            return Verdict(VerdictKind.ABSENT, errno.ENOENT)
+        return verdict
+
     # -- the search ------------------------------------------------------------------------------
 
     def search(self, name: bytes, requester: LinkMap, preload: bool = False) -> SearchResult:
@@ -100,18 +108,10 @@ class Searcher:
         attempts: list[Attempt] = []
 
         def finish(path: str | None, via: Via | None, owner: str | None, verdict: Verdict | None) -> SearchResult:
-            other_class = any(attempt.outcome is Outcome.WRONG_CLASS for attempt in attempts)
-            return SearchResult(path, via, owner, verdict, tuple(attempts), other_class)
+            return SearchResult(path, via, owner, verdict, tuple(attempts))
 
-        if "/" in name.decode("latin-1"):
-            verdict = self.verify(text)
-            if (
-                verdict.kind is VerdictKind.OK
-                and preload
-                and self.env.secure
-                and (verdict.opened is None or not is_setuid(verdict.opened))
-            ):
-                verdict = Verdict(VerdictKind.ABSENT, errno.ENOENT)
+        if b"/" in name:
+            verdict = self._candidate(text, preload)
             attempts.append(self._attempt(text, os.path.dirname(text), Via.DIRECT, None, verdict))
             if verdict.kind in (VerdictKind.OK, VerdictKind.FATAL):
                 return finish(text, Via.DIRECT, None, verdict)
@@ -143,10 +143,7 @@ class Searcher:
         cache = self.target.cache
         if cache is not None and not self.env.inhibit_cache and not (preload and self.env.secure):
             entry = cache.lookup(
-                name,
-                self.target.cache_flags,
-                tuple(p[len("glibc-hwcaps/") : -1] for p in self.target.hwcaps_subdirs),
-                legacy=bool(self.target.legacy_subdirs),
+                name, self.target.cache_flags, self._hwcaps_names, legacy=bool(self.target.legacy_subdirs)
             )
             if entry is not None:
                 path = os.fsdecode(entry.path)
@@ -194,15 +191,8 @@ class Searcher:
             if not relative and self._dir_exists.get(subdir) is False:
                 continue
             path = subdir + name
-            verdict = self.verify(path)
+            verdict = self._candidate(path, preload)
             tried_any = True
-            if (
-                verdict.kind is VerdictKind.OK
-                and preload
-                and self.env.secure
-                and (verdict.opened is None or not is_setuid(verdict.opened))
-            ):
-                verdict = Verdict(VerdictKind.ABSENT, errno.ENOENT)
             if not relative and subdir not in self._dir_exists:
                 exists = verdict.kind is VerdictKind.OK or self.target.fs.is_directory(subdir.rstrip("/") or "/")
                 self._dir_exists[subdir] = exists
