@@ -63,7 +63,7 @@ def rpath_findings(result: LoadResult) -> Iterator[Finding]:
                     subject=f"{tag} {entry}",
                 )
                 continue
-            expanded = expand(element, values, is_path=True)
+            expanded = expand(element, values)
             path = os.fsdecode(expanded) if expanded else entry
             if entry.startswith("/") and not _is_system(entry, target):
                 yield Finding(

@@ -100,10 +100,6 @@ def find_elf_files(paths: Iterable[str]) -> Iterator[str]:
             raise InputError(f"{path}: No such file or directory")
 
 
-class _NothingBound(Exception):
-    """The emulated start stopped with a fatal error before symbol binding."""
-
-
 def _identity(files: FileCache, host_path: str | None) -> tuple[int, int] | None:
     if host_path is None:
         return None
@@ -116,30 +112,16 @@ def _audit_entry(path: str, options: AuditOptions, files: FileCache, audited: se
         result = emulate(path, options.env, files, check_shadowing=True)
     except InputError as error:
         opened = files.open(path)
-        if isinstance(opened, OpenFailure) or opened.data[:4] != C.ELF_MAGIC:
-            raise
+        looks_like_elf = not isinstance(opened, OpenFailure) and opened.data[:4] == C.ELF_MAGIC
+        if not (looks_like_elf and isinstance(error.__cause__, ElfFormatError)):
+            raise  # missing, unreadable, not ELF, an object file: the file cannot be audited at all
         finding = Finding("malformed-elf", Severity.ERROR, path, f"not a readable ELF file: {error}", entry=path)
         return EntryOutcome(path, (finding,), None, {})
     result = explain_missing(result, files)
     findings = loading_findings(result)
     findings += list(rpath_findings(result))
-    # Bind this file's references, and those of loaded objects that are not audited on their own.
-    requesters = frozenset(
-        obj.index
-        for obj in result.objects
-        if obj.found and (obj.index == 0 or _identity(files, obj.host_path) not in audited)
-    )
-    try:
-        if result.error is not None:  # the loader stops before relocating anything: nothing is bound
-            raise _NothingBound
-        report = bind(result, collect_interposition=True, requesters=requesters)
-        findings += symbol_findings(result, report)
-        for index, reason in report.unreadable:
-            findings.append(Finding("malformed-elf", Severity.ERROR, result.objects[index].path or path, reason))
-    except ElfFormatError as error:
-        findings.append(Finding("malformed-elf", Severity.ERROR, path, str(error)))
-    except _NothingBound:
-        pass
+    if result.error is None:  # a loader stopped by a fatal error relocates nothing
+        findings += _binding_findings(path, result, files, audited)
     elf = result.main.elf
     highest: dict[str, str] = {}
     if elf is not None:
@@ -147,6 +129,23 @@ def _audit_entry(path: str, options: AuditOptions, files: FileCache, audited: se
         if options.floors:
             findings += list(floor_findings(path, elf, options.floors))
     return EntryOutcome(path, tuple(finding._replace(entry=path) for finding in findings), result, highest)
+
+
+def _binding_findings(path: str, result: LoadResult, files: FileCache, audited: set[tuple[int, int]]) -> list[Finding]:
+    """Bind this file's references, and those of loaded objects that are not audited on their own."""
+    requesters = frozenset(
+        obj.index
+        for obj in result.objects
+        if obj.found and (obj.index == 0 or _identity(files, obj.host_path) not in audited)
+    )
+    try:
+        report = bind(result, collect_interposition=True, requesters=requesters)
+    except ElfFormatError as error:
+        return [Finding("malformed-elf", Severity.ERROR, path, str(error))]
+    findings = symbol_findings(result, report)
+    for index, reason in report.unreadable:
+        findings.append(Finding("malformed-elf", Severity.ERROR, result.objects[index].path or path, reason))
+    return findings
 
 
 def _ignored(finding: Finding, ignores: tuple[tuple[str, str | None], ...]) -> bool:

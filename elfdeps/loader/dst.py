@@ -55,7 +55,7 @@ def contains_dst(text: bytes) -> bool:
     return False
 
 
-def expand(text: bytes, values: DstValues, is_path: bool = False) -> bytes | None:
+def expand(text: bytes, values: DstValues) -> bytes | None:
     """Substitute the tokens of one element or name; None when the element must be dropped."""
     if b"$" not in text:
         return text
@@ -115,7 +115,7 @@ def split_path_list(value: bytes, separators: bytes, values: DstValues) -> tuple
     directories: list[str] = []
     for element in elements:
         if element:
-            expanded = expand(element, values, is_path=True)
+            expanded = expand(element, values)
             if not expanded:
                 continue
             expanded = expanded.rstrip(b"/") or b"/"

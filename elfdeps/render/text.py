@@ -46,7 +46,7 @@ _LABELS = {
 }
 
 
-def via_label(obj: LoadedObject, requester: LoadedObject | None, result: LoadResult) -> str:
+def via_label(obj: LoadedObject, requester: LoadedObject | None) -> str:
     """``[rpath]``, ``[rpath of libfoo.so]``, ``[runpath]``, ... without the brackets."""
     if obj.via is Via.RPATH:
         if requester is not None and obj.via_owner == requester.path:
@@ -74,7 +74,7 @@ def render_list(result: LoadResult, out: TextIO) -> None:
         out.write("\tstatically linked\n")  # what ld.so prints when nothing but the file itself loads
 
 
-def _describe_attempt(attempt: Attempt, result: LoadResult) -> str:
+def _describe_attempt(attempt: Attempt) -> str:
     source = _LABELS.get(attempt.source, attempt.source.value)
     if attempt.source is Via.RPATH:
         source = "rpath"
@@ -109,7 +109,7 @@ def _missing_details(obj: LoadedObject, result: LoadResult, palette: Palette) ->
             if cache_asked and attempt.source is Via.DEFAULT:
                 yield "  " + palette.dim(f"ld.so.cache: no entry for {obj.display_name}")
                 cache_asked = False
-            text = _describe_attempt(attempt, result)
+            text = _describe_attempt(attempt)
             if attempt.outcome in (Outcome.WRONG_CLASS, Outcome.WRONG_MACHINE, Outcome.ERROR):
                 text = palette.warn(text)
             yield "  " + text
@@ -159,7 +159,7 @@ def render_tree(result: LoadResult, out: TextIO, palette: Palette, show_all: boo
             requester = result.objects[edge.requester]
             indent = "    " * depth
             name = os.fsdecode(edge.name)
-            label = via_label(obj, requester, result)
+            label = via_label(obj, requester)
             if edge.kind is not DependencyKind.NEEDED:
                 label = f"{edge.kind.value}, {label}"
             line = _object_line(name, obj, label, palette)
