@@ -142,7 +142,7 @@ def _binding_findings(path: str, result: LoadResult, files: FileCache, audited: 
         report = bind(result, collect_interposition=True, requesters=requesters)
     except ElfFormatError as error:
         return [Finding("malformed-elf", Severity.ERROR, path, str(error))]
-    findings = symbol_findings(result, report)
+    findings = symbol_findings(result, report, files)
     for index, reason in report.unreadable:
         findings.append(Finding("malformed-elf", Severity.ERROR, result.objects[index].path or path, reason))
     return findings

@@ -3,17 +3,13 @@ unused-dependency, underlinked-symbol. They read the emulated start and its Bind
 
 from __future__ import annotations
 
-import functools
 import os
-import weakref
 from collections.abc import Iterator
 
 from elfdeps.audit.rules import RULES, Finding, Severity
 from elfdeps.binding import Binding, BindingReport, VersionProblemKind, definitions
 from elfdeps.elf.cache import FileCache, OpenFailure
-from elfdeps.elf.reader import ElfFile
 from elfdeps.elf.relocations import RelocClass
-from elfdeps.elf.symbols import static_definitions
 from elfdeps.errors import ElfFormatError
 from elfdeps.model import DependencyKind, LoadResult, Via
 
@@ -40,7 +36,7 @@ def _where_hidden(result: LoadResult, name: bytes) -> list[str]:
             places.append(obj.path or "")
         elif obj.found and obj.elf is not None:
             try:
-                local = _static_definitions(obj.elf).get(name)
+                local = obj.elf.static_definitions.get(name)
             except ElfFormatError:
                 continue
             if local is not None and (local[0] == STB_LOCAL or local[1] in (STV_HIDDEN, STV_INTERNAL)):
@@ -48,20 +44,10 @@ def _where_hidden(result: LoadResult, name: bytes) -> list[str]:
     return places
 
 
-_STATIC: weakref.WeakKeyDictionary[ElfFile, dict[bytes, tuple[int, int]]] = weakref.WeakKeyDictionary()
-
-
-def _static_definitions(elf: ElfFile) -> dict[bytes, tuple[int, int]]:
-    known = _STATIC.get(elf)
-    if known is None:
-        known = _STATIC[elf] = static_definitions(elf)
-    return known
-
-
 MAX_NEIGHBOURS = 200
 
 
-def _unloaded_definers(result: LoadResult, requester: int, name: bytes) -> list[str]:
+def _unloaded_definers(result: LoadResult, requester: int, name: bytes, files: FileCache) -> list[str]:
     """Shared libraries next to the requester (or the audited file) that export ``name`` but are not
     loaded: a build tree's forgotten library. System directories are not scanned (too big to matter)."""
     target = result.target
@@ -76,39 +62,32 @@ def _unloaded_definers(result: LoadResult, requester: int, name: bytes) -> list[
         for path in _neighbour_libraries(directory or "."):
             if os.path.realpath(path) in loaded:
                 continue
-            exports = _exports(path)
-            if exports is not None and name in exports:
+            if name in _exports(path, files):
                 found.append(path)
     return found
 
 
-@functools.lru_cache(maxsize=64)
-def _neighbour_libraries(directory: str) -> tuple[str, ...]:
+def _neighbour_libraries(directory: str) -> list[str]:
     try:
         names = sorted(os.listdir(directory))
     except OSError:
-        return ()
-    return tuple(os.path.join(directory, entry) for entry in names if ".so" in entry)[:MAX_NEIGHBOURS]
+        return []
+    return [os.path.join(directory, entry) for entry in names if ".so" in entry][:MAX_NEIGHBOURS]
 
 
-_EXPORTS: dict[str, frozenset[bytes] | None] = {}
+def _exports(path: str, files: FileCache) -> frozenset[bytes]:
+    """The names a shared library on disk exports (parsed once per run through the run's FileCache)."""
+    opened = files.open(path)
+    if isinstance(opened, OpenFailure):
+        return frozenset()
+    try:
+        elf = opened.elf()
+        return elf.symbol_table.definition_names() if elf.dynamic is not None else frozenset()
+    except ElfFormatError:
+        return frozenset()
 
 
-def _exports(path: str) -> frozenset[bytes] | None:
-    if path not in _EXPORTS:
-        _EXPORTS[path] = None
-        opened = FileCache().open(path)
-        if not isinstance(opened, OpenFailure):
-            try:
-                elf = opened.elf()
-                if elf.dynamic is not None:
-                    _EXPORTS[path] = elf.symbol_table.definition_names()
-            except ElfFormatError:
-                pass
-    return _EXPORTS[path]
-
-
-def _missing_symbols(result: LoadResult, report: BindingReport) -> Iterator[Finding]:
+def _missing_symbols(result: LoadResult, report: BindingReport, files: FileCache) -> Iterator[Finding]:
     scope = [os.path.basename(obj.path or result.main_path) for obj in result.objects if obj.found]
     searched = ", ".join(scope[:8]) + (f" and {len(scope) - 8} more" if len(scope) > 8 else "")
     seen: set[tuple[int, bytes, bytes | None]] = set()
@@ -128,7 +107,7 @@ def _missing_symbols(result: LoadResult, report: BindingReport) -> Iterator[Find
             else "fails at start-up"
         )
         hidden = _where_hidden(result, binding.symbol)
-        unloaded = _unloaded_definers(result, binding.requester, binding.symbol)
+        unloaded = _unloaded_definers(result, binding.requester, binding.symbol, files)
         detail = f"; defined but not exported (local or hidden) in {', '.join(hidden)}" if hidden else ""
         if unloaded:
             detail += f"; exported by {', '.join(unloaded)}, which nothing loads"
@@ -253,9 +232,9 @@ def _unused_and_underlinked(result: LoadResult, report: BindingReport) -> Iterat
             )
 
 
-def symbol_findings(result: LoadResult, report: BindingReport) -> list[Finding]:
+def symbol_findings(result: LoadResult, report: BindingReport, files: FileCache) -> list[Finding]:
     return [
-        *_missing_symbols(result, report),
+        *_missing_symbols(result, report, files),
         *_missing_versions(result, report),
         *_interposed(result, report),
         *_unused_and_underlinked(result, report),

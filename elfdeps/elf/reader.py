@@ -317,6 +317,13 @@ class ElfFile:
         return read_version_definitions(self) if self.dynamic is not None else ()
 
     @cached_property
+    def static_definitions(self) -> dict[bytes, tuple[int, int]]:
+        """.symtab definitions, name -> (binding, visibility): only to explain a missing symbol."""
+        from elfdeps.elf.symbols import static_definitions
+
+        return static_definitions(self)
+
+    @cached_property
     def symbol_table(self) -> SymbolTable:
         """Random access to .dynsym through its hash table (what binding uses)."""
         from elfdeps.elf.lookup import SymbolTable
