@@ -154,17 +154,17 @@ def _exit_code(outcome: _Outcome) -> int:
 
 
 def _command_list(args: argparse.Namespace, out: TextIO, err: TextIO) -> _Outcome:
+    from elfdeps.elf.cache import FileCache
     from elfdeps.loader.graph import emulate
     from elfdeps.render.text import render_list
 
-    env = _loader_env(args)
-    result = emulate(_main_path(args.file, args.root), env)
+    files = FileCache()
+    result = emulate(_main_path(args.file, args.root), _loader_env(args), files)
     if args.json:
-        from elfdeps.elf.cache import FileCache
         from elfdeps.loader.nearby import explain_missing
         from elfdeps.render.jsonreport import write_report
 
-        write_report("list", [explain_missing(result, FileCache())], out)
+        write_report("list", [explain_missing(result, files)], out)
     else:
         render_list(result, out)
     _report_errors(result, err)
