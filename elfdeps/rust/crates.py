@@ -1,0 +1,228 @@
+"""Which crate builds live in which loaded object, who imports them and where those imports bind, and
+the problems that follow (rust.md §6.2-6.4): a pure function of a LoadResult (and, optionally, the
+BindingReport of the same run).
+
+- Only objects that are Rust (kind != not-rust, :mod:`elfdeps.rust.objects`) are examined; C files
+  cost a few C-speed searches each.
+- Definitions are the expensive fact (every exported name parsed). With ``complete=False`` (what an
+  audit needs) the largest Rust object's definitions are skipped when they cannot matter: no other
+  object holds a crate whose name even occurs in its symbol names, and no import is left unresolved.
+  That keeps rustc's own tree (librustc_driver: 20k exported v0 names) cheap. ``complete=True``
+  (the ``crates`` view) always reads everything.
+- Duplication counts objects, not symbols; builds held within one single object (rustc_driver holds
+  std's hashbrown and its own) are rustc's business, not a problem.
+
+Public API: :func:`crate_report` -> :class:`CrateReport`; :class:`ObjectCrates`, :class:`CrateBuild`,
+:class:`ImportSite`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, NamedTuple
+
+from elfdeps.rust import detect
+from elfdeps.rust.mangling import Crate
+from elfdeps.rust.objects import Defines, Imports, RustFacts, rust_defines, rust_facts, rust_imports
+from elfdeps.rust.problems import Holder, Problem
+
+if TYPE_CHECKING:
+    from elfdeps.binding import BindingReport
+    from elfdeps.elf.reader import ElfFile
+    from elfdeps.model import LoadResult
+
+__all__ = ["CrateBuild", "CrateReport", "ImportSite", "ObjectCrates", "crate_report"]
+
+
+class ObjectCrates(NamedTuple):
+    """One loaded Rust object's facts."""
+
+    object: int  # index in load order
+    facts: RustFacts
+    imports: Imports
+    defines: Defines | None  # None: skipped (complete=False, provably not needed)
+
+
+class ImportSite(NamedTuple):
+    """One object's references to one crate build, and where they bind."""
+
+    object: int
+    names: tuple[bytes, ...]
+    bound_to: tuple[tuple[int | None, int], ...]  # (target object or None = unresolved, count); () = unknown
+
+
+class CrateBuild(NamedTuple):
+    crate: Crate
+    holders: tuple[Holder, ...]
+    importers: tuple[ImportSite, ...]
+
+
+class CrateReport(NamedTuple):
+    objects: tuple[ObjectCrates, ...]  # the Rust objects, in load order
+    builds: tuple[CrateBuild, ...]  # sorted by crate name, then StableCrateId
+    problems: tuple[Problem, ...]
+    complete: bool  # every Rust object's definitions were read
+
+
+def crate_report(result: LoadResult, binding: BindingReport | None = None, *, complete: bool = True) -> CrateReport:
+    """The crates of a loaded program and their problems (see the module docstring)."""
+    rust: list[tuple[int, ElfFile, RustFacts]] = []
+    paths: dict[int, str] = {}
+    for obj in result.objects:
+        if obj.found and obj.elf is not None:
+            facts = rust_facts(obj.elf)
+            if facts.is_rust:
+                rust.append((obj.index, obj.elf, facts))
+                paths[obj.index] = obj.path or obj.elf.path
+    imports = {index: rust_imports(elf) for index, elf, _ in rust}
+    targets = _binding_targets(binding, frozenset(imports))
+    unresolved = _unresolved(result, imports, targets)
+    skipped = None if complete or unresolved else _skippable(rust)
+    defines = {index: rust_defines(elf) for index, elf, _ in rust if index != skipped}
+    objects = tuple(ObjectCrates(index, facts, imports[index], defines.get(index)) for index, _, facts in rust)
+    holders = _holders(objects)
+    elfs = {index: elf for index, elf, _ in rust}
+    found = [
+        detect.RustObject(
+            item.object, item.facts, item.imports, item.defines, paths[item.object], _soname(elfs[item.object])
+        )
+        for item in objects
+    ]
+    problems: list[Problem] = []
+    problems += detect.duplicates(holders, found, targets)
+    problems += detect.two_builds(holders, found, elfs)
+    problems += detect.mismatches(unresolved, holders, {item.object: item.facts for item in objects})
+    problems += detect.toolchain_mix(found, result)
+    problems += detect.soname_mismatches(found)
+    return CrateReport(objects, _builds(holders, imports, targets), tuple(problems), skipped is None)
+
+
+def _soname(elf: ElfFile) -> bytes | None:
+    return elf.dynamic.soname if elf.dynamic is not None else None
+
+
+# -- bindings -------------------------------------------------------------------------------------
+
+
+def _binding_targets(
+    binding: BindingReport | None, requesters: frozenset[int]
+) -> dict[tuple[int, bytes], int | None] | None:
+    """(requester, symbol) -> the object it binds to, for the Rust requesters; None without a report."""
+    if binding is None:
+        return None
+    targets: dict[tuple[int, bytes], int | None] = {}
+    for item in binding.bindings:
+        if item.requester in requesters:
+            targets.setdefault((item.requester, item.symbol), item.target)
+    return targets
+
+
+def _provided(result: LoadResult, name: bytes) -> bool:
+    """Whether a loaded object exports a definition of ``name`` (hash-table lookups, no scan)."""
+    for obj in result.objects:
+        elf = obj.elf
+        if not obj.found or elf is None or elf.dynamic is None:
+            continue
+        table = elf.symbol_table
+        for index in table.find(name):
+            symbol = table.symbol(index)
+            if symbol.is_defined and symbol.bind in (1, 2, 10) and symbol.visibility in (0, 3):
+                return True
+    return False
+
+
+def _unresolved(
+    result: LoadResult, imports: dict[int, Imports], targets: dict[tuple[int, bytes], int | None] | None
+) -> dict[tuple[int, Crate], tuple[bytes, ...]]:
+    """Per (importer, expected v0 build), the references nothing loaded defines."""
+    missing: dict[tuple[int, Crate], tuple[bytes, ...]] = {}
+    for index, found in imports.items():
+        for crate, names in found.crates.items():
+            if crate.scid is None:
+                continue  # legacy names carry no build; missing-symbol covers them
+            if targets is not None:
+                lost = tuple(name for name in names if (index, name) in targets and targets[(index, name)] is None)
+            else:
+                lost = tuple(name for name in names if not _provided(result, name))
+            if lost:
+                missing[(index, crate)] = lost
+    return missing
+
+
+# -- holders and builds ---------------------------------------------------------------------------
+
+
+def _holders(objects: Iterable[ObjectCrates]) -> dict[Crate, list[Holder]]:
+    holders: dict[Crate, list[Holder]] = {}
+    for item in objects:
+        identity = item.facts.crate
+        codes = dict(item.defines.crates) if item.defines is not None else {}
+        if identity is not None and identity not in codes:
+            codes[identity] = None  # type: ignore[assignment]  # the dylib of a crate with generic code only
+        for crate, code in codes.items():
+            holder = Holder(
+                item.object,
+                code.exported if code is not None else 0,
+                code.private if code is not None else 0,
+                code.statics if code is not None else (),
+                crate == identity,
+            )
+            holders.setdefault(crate, []).append(holder)
+    return holders
+
+
+def _builds(
+    holders: dict[Crate, list[Holder]],
+    imports: dict[int, Imports],
+    targets: dict[tuple[int, bytes], int | None] | None,
+) -> tuple[CrateBuild, ...]:
+    sites: dict[Crate, list[ImportSite]] = {}
+    for index, found in imports.items():
+        for crate, names in found.crates.items():
+            bound: tuple[tuple[int | None, int], ...] = ()
+            if targets is not None:
+                counts: dict[int | None, int] = {}
+                for name in names:
+                    if (index, name) in targets:
+                        target = targets[(index, name)]
+                        counts[target] = counts.get(target, 0) + 1
+                bound = tuple(sorted(counts.items(), key=lambda item: (item[0] is None, item[0] or 0)))
+            sites.setdefault(crate, []).append(ImportSite(index, names, bound))
+    crates = sorted(set(holders) | set(sites), key=lambda crate: (crate.name, crate.scid or 0))
+    return tuple(CrateBuild(crate, tuple(holders.get(crate, ())), tuple(sites.get(crate, ()))) for crate in crates)
+
+
+def _skippable(rust: list[tuple[int, ElfFile, RustFacts]]) -> int | None:
+    """The largest Rust object, when its definitions cannot create a problem: no crate held by any other
+    Rust object occurs by name in its symbol names (C-speed searches of its string tables)."""
+    if len(rust) < 2:
+        return rust[0][0] if rust else None
+    index, elf, facts = max(rust, key=lambda item: item[1].size)
+    names: set[bytes] = set()
+    for other, other_elf, other_facts in rust:
+        if other == index:
+            continue
+        names.update(crate.name for crate in rust_defines(other_elf).crates)
+        names.update(rust_defines(other_elf).legacy_crate_names())
+        if other_facts.crate is not None:
+            names.add(other_facts.crate.name)
+    if facts.crate is not None and facts.crate.name in names:
+        return None
+    return index if not any(_mentions(elf, name) for name in names) else None
+
+
+def _mentions(elf: ElfFile, name: bytes) -> bool:
+    """Whether a crate name could be in one of the file's symbol names (v0 or legacy spelling)."""
+    if not name.isascii() or not name.replace(b"_", b"a").isalnum():
+        return True  # punycode: its mangled spelling differs; assume it may be there
+    literals = {b"%d%s" % (len(name), name)}
+    if name[:1] == b"_" or name[:1].isdigit():
+        literals.add(b"%d_%s" % (len(name), name))
+    ranges = []
+    if elf.dynamic is not None:
+        ranges.append(elf.string_table_bounds())
+    for section in elf.sections:
+        if section.name == b".strtab":
+            ranges.append((section.offset, min(section.offset + section.size, elf.size)))
+    data = elf.data
+    return any(data.find(literal, start, end) >= 0 for literal in literals for start, end in ranges)
