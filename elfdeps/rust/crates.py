@@ -90,7 +90,7 @@ def crate_report(result: LoadResult, binding: BindingReport | None = None, *, co
     ]
     problems: list[Problem] = []
     problems += detect.duplicates(holders, found, targets)
-    problems += detect.two_builds(holders, found, elfs)
+    problems += detect.two_builds(holders, found, elfs, targets)
     problems += detect.mismatches(unresolved, holders, {item.object: item.facts for item in objects})
     problems += detect.toolchain_mix(found, result)
     problems += detect.soname_mismatches(found)

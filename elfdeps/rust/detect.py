@@ -3,7 +3,7 @@ false-positive traps of §6.4 as requirements: duplication counts objects, not s
 within one single object are not a problem; legacy core::/alloc:: names never count (objects.py);
 identical legacy names count only outside the sysroot crates. Levels: see :mod:`elfdeps.rust.problems`.
 
-Public API: :func:`duplicates`, :func:`two_builds`, :func:`mismatches`, :func:`toolchain_mix`,
+Public API: :func:`runtime_builds`, :func:`duplicates`, :func:`two_builds`, :func:`mismatches`, :func:`toolchain_mix`,
 :func:`soname_mismatches` (each returns a list of problems); used by :mod:`elfdeps.rust.crates`.
 """
 
@@ -16,7 +16,17 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from elfdeps.rust.mangling import Crate, parse
 from elfdeps.rust.metadata import crate_versions
-from elfdeps.rust.objects import SYSROOT_CRATES, Defines, Imports, Kind, LegacyExport, RustFacts, Static
+from elfdeps.rust.objects import (
+    RUNTIME_CRATES,
+    SHARED_SYSROOT_CRATES,
+    SYSROOT_CRATES,
+    Defines,
+    Imports,
+    Kind,
+    LegacyExport,
+    RustFacts,
+    Static,
+)
 from elfdeps.rust.problems import (
     CrateMismatch,
     CrateTwoBuilds,
@@ -31,7 +41,15 @@ if TYPE_CHECKING:
     from elfdeps.elf.reader import ElfFile
     from elfdeps.model import LoadResult
 
-__all__ = ["RustObject", "duplicates", "mismatches", "soname_mismatches", "toolchain_mix", "two_builds"]
+__all__ = [
+    "RustObject",
+    "duplicates",
+    "mismatches",
+    "runtime_builds",
+    "soname_mismatches",
+    "toolchain_mix",
+    "two_builds",
+]
 
 EXAMPLES = 5
 # Unmangled runtime names every std-embedding dylib exports: they interpose even across toolchains.
@@ -56,18 +74,34 @@ class RustObject(NamedTuple):
 # -- duplicated crates ----------------------------------------------------------------------------
 
 
+def runtime_builds(holders: Mapping[Crate, list[Holder]], objects: Iterable[RustObject]) -> frozenset[Crate]:
+    """The builds that are a toolchain's std: runtime crates (std, core, alloc, …), and builds of the
+    shared names (libc, memchr, …) held only by objects that embed a runtime. A user's own libc in a
+    prefer-dynamic dylib is not std's libc; std's private copy in a std-embedding object cannot be told
+    from a user's copy there, so both count as std's (two builds inside such objects go unreported)."""
+    runtime_objects = {item.object for item in objects if item.defines is not None and item.defines.runtime}
+    return frozenset(
+        crate
+        for crate, held in holders.items()
+        if crate.name in RUNTIME_CRATES
+        or (crate.name in SHARED_SYSROOT_CRATES and all(holder.object in runtime_objects for holder in held))
+    )
+
+
 def duplicates(
     holders: Mapping[Crate, list[Holder]], objects: Iterable[RustObject], targets: Targets | None
 ) -> list[DuplicatedCrate]:
     """The std problem, then each other crate build held by several objects, then identical legacy names."""
+    objects = list(objects)
     problems: list[DuplicatedCrate] = []
     memo: dict[bytes, Crate | None] = {}
-    runtime = _runtime(holders, targets, memo)
+    sysroot = runtime_builds(holders, objects)
+    runtime = _runtime(holders, sysroot, targets, memo)
     if runtime is not None:
         problems.append(runtime)
     named: set[bytes] = set()
     for crate, held in sorted(holders.items(), key=lambda item: (item[0].name, item[0].scid or 0)):
-        if crate.name in SYSROOT_CRATES or len({holder.object for holder in held}) < 2:
+        if crate in sysroot or len({holder.object for holder in held}) < 2:
             continue
         named.add(crate.name)
         belongs = _compiled_in(crate, memo)
@@ -90,7 +124,10 @@ def _compiled_in(crate: Crate, memo: dict[bytes, Crate | None]) -> Callable[[byt
 
 
 def _runtime(
-    holders: Mapping[Crate, list[Holder]], targets: Targets | None, memo: dict[bytes, Crate | None]
+    holders: Mapping[Crate, list[Holder]],
+    sysroot: frozenset[Crate],
+    targets: Targets | None,
+    memo: dict[bytes, Crate | None],
 ) -> DuplicatedCrate | None:
     """The std problem: std (or, without std, core/alloc/std-internal crates) in several objects."""
     std_builds = [crate for crate in holders if crate.name == b"std"]
@@ -101,14 +138,10 @@ def _runtime(
         shared = any(sum(1 for holder in holders[crate] if holder.exported) >= 2 for crate in std_builds)
         level = Level.ERROR if shared else Level.WARNING
     else:
-        sysroot = [
-            crate
-            for crate in holders
-            if crate.name in SYSROOT_CRATES and len({holder.object for holder in holders[crate]}) >= 2
-        ]
-        if not sysroot:
+        duplicated = [crate for crate in sysroot if len({holder.object for holder in holders[crate]}) >= 2]
+        if not duplicated:
             return None
-        primary = min(sysroot, key=lambda crate: (crate.name != b"core", crate.name, crate.scid or 0))
+        primary = min(duplicated, key=lambda crate: (crate.name != b"core", crate.name, crate.scid or 0))
         held = tuple(holders[primary])
         objects = {holder.object for holder in held}
         level = Level.INFO
@@ -117,9 +150,7 @@ def _runtime(
             (
                 crate
                 for crate, where in holders.items()
-                if crate != primary
-                and crate.name in SYSROOT_CRATES
-                and any(holder.object in objects for holder in where)
+                if crate != primary and crate in sysroot and any(holder.object in objects for holder in where)
             ),
             key=lambda crate: (crate.name, crate.scid or 0),
         )
@@ -198,17 +229,32 @@ def _identical_legacy(
 
 
 def two_builds(
-    holders: Mapping[Crate, list[Holder]], objects: Iterable[RustObject], elfs: Mapping[int, ElfFile]
+    holders: Mapping[Crate, list[Holder]],
+    objects: Iterable[RustObject],
+    elfs: Mapping[int, ElfFile],
+    targets: Targets | None,
 ) -> list[CrateTwoBuilds]:
-    """One crate name, several StableCrateIds, held by different objects (not all inside one)."""
+    """One crate name, several StableCrateIds, held by different objects (not all inside one); std's
+    builds do not count (two std builds are the std problem and a toolchain mix). Which object needs
+    which build: its v0 imports name the build; legacy imports name only the crate, so the build is
+    the one held by the object those references bind to."""
+    objects = list(objects)
+    sysroot = runtime_builds(holders, objects)
     by_name: dict[bytes, list[Crate]] = {}
     for crate in holders:
-        if crate.scid is not None and crate.name not in SYSROOT_CRATES:
+        if crate.scid is not None and crate not in sysroot:
             by_name.setdefault(crate.name, []).append(crate)
-    importers: dict[Crate, list[int]] = {}
+    importers: dict[Crate, set[int]] = {}
     for item in objects:
-        for crate in item.imports.crates:
-            importers.setdefault(crate, []).append(item.object)
+        for crate, names in item.imports.crates.items():
+            if crate.scid is not None:
+                importers.setdefault(crate, set()).add(item.object)
+            elif crate.name in by_name and targets is not None:
+                for name in names:
+                    target = targets.get((item.object, name))
+                    for build in by_name[crate.name]:
+                        if any(holder.object == target for holder in holders[build]):
+                            importers.setdefault(build, set()).add(item.object)
     problems = []
     for name, builds in sorted(by_name.items()):
         if len(builds) < 2:
@@ -228,7 +274,7 @@ def two_builds(
             CrateTwoBuilds(
                 name,
                 tuple(zip(builds, where, strict=True)),
-                tuple((crate, tuple(importers.get(crate, ()))) for crate in builds),
+                tuple((crate, tuple(sorted(importers.get(crate, ())))) for crate in builds),
                 statics,
                 versions,
                 Level.ERROR if statics else Level.WARNING,

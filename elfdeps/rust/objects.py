@@ -21,7 +21,7 @@ names count only as anchors of std/core/alloc, under the file's own crate identi
 
 Public API: :func:`rust_facts`, :func:`rust_imports`, :func:`rust_defines`, :class:`Kind`,
 :class:`RustFacts`, :class:`Imports`, :class:`Defines`, :class:`CrateCode`, :class:`Static`,
-:class:`LegacyExport`,
+:class:`LegacyExport`, :data:`RUNTIME_CRATES`, :data:`SHARED_SYSROOT_CRATES`.
 :data:`SYSROOT_CRATES`.
 """
 
@@ -42,6 +42,8 @@ if TYPE_CHECKING:
     from elfdeps.elf.reader import ElfFile
 
 __all__ = [
+    "RUNTIME_CRATES",
+    "SHARED_SYSROOT_CRATES",
     "SYSROOT_CRATES",
     "CrateCode",
     "Defines",
@@ -57,18 +59,31 @@ __all__ = [
 
 # The crates a toolchain's std is built from (library/ of rust-lang/rust, 1.95), plus rustc's internal
 # pseudo-crate: their code is std's, and their duplication is part of the std problem (rust.md §3.2).
-SYSROOT_CRATES = frozenset(
+# RUNTIME_CRATES exist only as std's; the SHARED ones are also ordinary crates.io crates that user
+# code depends on (a user's libc is not std's libc: see elfdeps.rust.detect).
+RUNTIME_CRATES = frozenset(
     {
         b"std",
         b"core",
         b"alloc",
+        b"__rustc",
         b"compiler_builtins",
-        b"libc",
         b"unwind",
         b"panic_unwind",
         b"panic_abort",
-        b"hashbrown",
         b"std_detect",
+        b"rustc_std_workspace_core",
+        b"rustc_std_workspace_alloc",
+        b"rustc_std_workspace_std",
+        b"profiler_builtins",
+        b"proc_macro",
+        b"test",
+    }
+)
+SHARED_SYSROOT_CRATES = frozenset(
+    {
+        b"libc",
+        b"hashbrown",
         b"rustc_demangle",
         b"cfg_if",
         b"addr2line",
@@ -78,17 +93,14 @@ SYSROOT_CRATES = frozenset(
         b"miniz_oxide",
         b"adler",
         b"adler2",
-        b"rustc_std_workspace_core",
-        b"rustc_std_workspace_alloc",
-        b"rustc_std_workspace_std",
-        b"profiler_builtins",
-        b"proc_macro",
-        b"test",
         b"getopts",
         b"unicode_width",
-        b"__rustc",
     }
 )
+SYSROOT_CRATES = RUNTIME_CRATES | SHARED_SYSROOT_CRATES
+# v0 anchors of an embedded runtime (rust.md §1.4): the panic handler every std-embedding artefact
+# defines, and core's panic entry point; (owner crate, last identifiers as mangled).
+V0_ANCHORS = ((b"__rustc", b"17rust_begin_unwind"), (b"core", b"9panicking9panic_fmt"))
 # Non-generic items that exist only where the crate's own code is (rust.md §1.4), as legacy segments.
 LEGACY_ANCHORS = {
     (b"std", b"rt", b"lang_start_internal"): b"std",
@@ -157,6 +169,7 @@ class Defines(NamedTuple):
     legacy_exports: Mapping[bytes, LegacyExport]  # exported legacy names of non-sysroot crates (§6.3)
     read_symtab: bool  # whether .symtab was consulted (see the module docstring)
     unparsed: int  # names that look Rust-mangled but do not parse
+    runtime: bool  # the object embeds a Rust runtime: it defines an anchor (panic handler, core's panic_fmt)
 
     def legacy_crate_names(self) -> frozenset[bytes]:
         return frozenset(export.crate for export in self.legacy_exports.values())
@@ -350,6 +363,7 @@ class _DefinesBuilder:
         self.counts: dict[Crate, _Counts] = {}
         self.legacy: dict[bytes, LegacyExport] = {}
         self.unparsed = 0
+        self.runtime = False
         self.seen: set[bytes] = set()  # names already counted (.symtab repeats .dynsym)
         self.memo: dict[bytes, Crate | None] = {}
         self.mutable = _mutable_ranges(elf)
@@ -381,13 +395,19 @@ class _DefinesBuilder:
             counts.statics[symbol.name] = exported
 
     def _attribute(self, parsed: MangledName, name: bytes, exported: bool, static: bool) -> Crate | None:
-        if parsed.scheme is Scheme.V0:
-            return None if parsed.instantiating is not None else parsed.owner
         owner = parsed.owner
+        if parsed.scheme is Scheme.V0:
+            if parsed.instantiating is not None or owner is None:
+                return None
+            if not self.runtime and owner.name in (b"core", b"__rustc"):
+                base = name.split(b".", 1)[0].split(b"$", 1)[0]
+                self.runtime = any(owner.name == crate and base.endswith(tail) for crate, tail in V0_ANCHORS)
+            return owner
         if owner is None:
             return None
         anchor = LEGACY_ANCHORS.get(parsed.segments)
         if anchor is not None:
+            self.runtime = True
             return Crate(anchor, None)
         if owner.name in SYSROOT_CRATES:
             return None  # legacy core::/alloc:: names in user code are local monomorphisations (§6.4)
@@ -401,6 +421,8 @@ class _DefinesBuilder:
         return any(start <= value < end for start, end in self.mutable)
 
     def result(self, read_symtab: bool) -> Defines:
+        """Without a runtime anchor, runtime crates' definitions are local copies (inlined functions of
+        an upstream std), not an embedded runtime: they are dropped (rust.md §6.4)."""
         crates = {
             crate: CrateCode(
                 counts.exported,
@@ -408,8 +430,9 @@ class _DefinesBuilder:
                 tuple(Static(name, exported) for name, exported in sorted(counts.statics.items())),
             )
             for crate, counts in self.counts.items()
+            if self.runtime or crate.name not in RUNTIME_CRATES
         }
-        return Defines(crates, self.legacy, read_symtab, self.unparsed)
+        return Defines(crates, self.legacy, read_symtab, self.unparsed, self.runtime)
 
 
 def _mutable_ranges(elf: ElfFile) -> list[tuple[int, int]]:
