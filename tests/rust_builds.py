@@ -25,15 +25,23 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 static CALLS: AtomicUsize = AtomicUsize::new(0);
 pub static mut COUNTER: usize = 0;
 pub static GREETING: &str = "hello";
-#[no_mangle] pub extern "C" fn alpha_hello() -> usize { let n = CALLS.fetch_add(1, Ordering::SeqCst) + 1; println!("alpha: call {n}"); n }
-#[no_mangle] pub extern "C" fn alpha_spawn() { std::thread::spawn(|| println!("alpha {:?}", std::thread::current().id())).join().unwrap(); }
+#[no_mangle] pub extern "C" fn alpha_hello() -> usize {
+    let n = CALLS.fetch_add(1, Ordering::SeqCst) + 1; println!("alpha: call {n}"); n
+}
+#[no_mangle] pub extern "C" fn alpha_spawn() {
+    std::thread::spawn(|| println!("alpha {:?}", std::thread::current().id())).join().unwrap();
+}
 pub fn alpha_rust_api() -> String { "alpha".to_string() }
 pub fn largest<T: PartialOrd + Copy>(xs: &[T]) -> T { let mut m = xs[0]; for &x in xs { if x > m { m = x } } m }
 pub fn biggest(xs: &[u32]) -> u32 { largest(xs) }
 """
 BETA = """
-#[no_mangle] pub extern "C" fn beta_hello() -> usize { let mut m = std::collections::BTreeMap::new(); m.insert("k", 1); println!("beta: {:?}", m); m.len() }
-#[no_mangle] pub extern "C" fn beta_spawn() { std::thread::spawn(|| println!("beta {:?}", std::thread::current().id())).join().unwrap(); }
+#[no_mangle] pub extern "C" fn beta_hello() -> usize {
+    let mut m = std::collections::BTreeMap::new(); m.insert("k", 1); println!("beta: {:?}", m); m.len()
+}
+#[no_mangle] pub extern "C" fn beta_spawn() {
+    std::thread::spawn(|| println!("beta {:?}", std::thread::current().id())).join().unwrap();
+}
 """
 HOST_C = """
 #include <stddef.h>
@@ -61,14 +69,21 @@ pub static REGISTERED: AtomicUsize = AtomicUsize::new(0);
 #[inline(never)] pub fn register() -> usize { REGISTERED.fetch_add(1, Ordering::SeqCst) + 1 }
 #[inline(never)] pub fn version() -> &'static str { "VERSION" }
 """
-SIDE = '#[inline(never)] pub fn SIDE() -> String { format!("SIDE: util {} registered {}", util::version(), util::register()) }'
+SIDE = """
+#[inline(never)]
+pub fn SIDE() -> String { format!("SIDE: util {} registered {}", util::version(), util::register()) }
+"""
 TWO_APP = 'fn main() { println!("{}", left::left()); println!("{}", right::right()); }'
 SHARED = """
 pub static HITS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 pub fn hit() -> usize { HITS.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1 }
 """
 WRAPPER = 'pub use shared::*;\n#[no_mangle] pub extern "C" fn WRAP() -> usize { shared::hit() }'
-DIAMOND_C = "#include <stddef.h>\nsize_t w1(void); size_t w2(void);\nint main(void) { return (int)(w1() + w2()) - 2; }\n"
+DIAMOND_C = """
+#include <stddef.h>
+size_t w1(void); size_t w2(void);
+int main(void) { return (int)(w1() + w2()) - 2; }
+"""
 # cargo-style file-name hashes (16 hex digits) of the two builds of `util`
 UTIL_HASHES = ("4404999513933ad5", "6e8f8f939f4ed745")
 
@@ -163,7 +178,8 @@ def _build(root: Path) -> RustBuilds:
     _rustc(hosts / "cd", BETA, "beta", "--crate-type", "cdylib", "-o", hosts / "cd" / "libbeta.so")
     (hosts / "host.c").write_text(HOST_C)
     for directory in (hosts, hosts / "cd"):
-        run("cc", hosts / "host.c", "-o", directory / "host", f"-L{directory}", "-lalpha", "-lbeta", "-Wl,-rpath,$ORIGIN")
+        link = (f"-L{directory}", "-lalpha", "-lbeta", "-Wl,-rpath,$ORIGIN")
+        run("cc", hosts / "host.c", "-o", directory / "host", *link)
 
     two = root / "two"
     two.mkdir()
