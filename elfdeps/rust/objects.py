@@ -372,9 +372,13 @@ class _DefinesBuilder:
         if symbol.name in self.seen:
             return
         bind, visibility, kind = symbol.info >> 4, symbol.other & 3, symbol.info & 0xF
-        exported = bind in (STB_GLOBAL, STB_WEAK, STB_GNU_UNIQUE) and visibility in (STV_DEFAULT, STV_PROTECTED)
-        if from_symtab and exported:
-            return  # an exported definition .dynsym already showed (or a stale .symtab entry)
+        # A .symtab name .dynsym did not show is private whatever its binding: an executable's GLOBAL
+        # symbols are not exported (no -rdynamic), and a library's exports were all in .dynsym.
+        exported = (
+            not from_symtab
+            and bind in (STB_GLOBAL, STB_WEAK, STB_GNU_UNIQUE)
+            and visibility in (STV_DEFAULT, STV_PROTECTED)
+        )
         self.seen.add(symbol.name)
         parsed = parse(symbol.name, self.memo)
         if parsed is None:
