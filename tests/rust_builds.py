@@ -80,9 +80,9 @@ pub fn hit() -> usize { HITS.fetch_add(1, std::sync::atomic::Ordering::SeqCst) +
 """
 WRAPPER = 'pub use shared::*;\n#[no_mangle] pub extern "C" fn WRAP() -> usize { shared::hit() }'
 DIAMOND_C = """
-#include <stddef.h>
+#include <stdio.h>
 size_t w1(void); size_t w2(void);
-int main(void) { return (int)(w1() + w2()) - 2; }
+int main(void) { size_t a = w1(), b = w2(); printf("w1 %zu w2 %zu\\n", a, b); return 0; }
 """
 # cargo-style file-name hashes (16 hex digits) of the two builds of `util`
 UTIL_HASHES = ("4404999513933ad5", "6e8f8f939f4ed745")

@@ -41,11 +41,14 @@ def printed_crates(demangled: bytes) -> set[Crate]:
 
 def crate_root_spelling(crate: Crate) -> bytes:
     """``s<base62>_<len><name>`` as rustc's v0 encoder writes a crate root (an independent encoder)."""
+    assert crate.scid is not None
     value = crate.scid - 2  # disambiguator = base62 + 1, base62 "_" = 0 and "<digits>_" = digits + 1
     digits = b""
-    while value > 0:
+    while value >= 0:
         value, rest = divmod(value, 62)
         digits = _B62[rest : rest + 1] + digits
+        if not value:
+            break
     separator = b"_" if crate.name[:1] in (b"_",) or crate.name[:1].isdigit() else b""
     return b"s" + digits + b"_" + b"%d" % len(crate.name) + separator + crate.name
 
@@ -100,7 +103,7 @@ def test_float_pseudo_root_is_not_a_crate() -> None:
 
 def test_rustc_fingerprint_and_punycode() -> None:
     parsed = parse(REAL_V0[2])
-    assert parsed is not None and parsed.owner is not None
+    assert parsed is not None and parsed.owner is not None and parsed.owner.scid is not None
     assert b"__rustc[%016x]" % parsed.owner.scid in cxxfilt([REAL_V0[2]])[0]
     puny = parse(REAL_V0[5])
     assert puny is not None and puny.owner == Crate("größe".encode(), 0x3C1C0)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from rust_builds import RustBuilds, rust_builds, rustc_print
 
-from elfdeps.elf.cache import FileCache
+from elfdeps.elf.cache import FileCache, OpenedFile
 from elfdeps.elf.reader import ElfFile
 from elfdeps.rust.mangling import Crate
 from elfdeps.rust.objects import RUNTIME_CRATES, Kind, rust_defines, rust_facts, rust_imports
@@ -23,7 +23,7 @@ _PRINTED = re.compile(rb"([A-Za-z0-9_]+)\[([0-9a-f]+)\]")
 
 def load(path: Path | str) -> ElfFile:
     opened = FileCache().open(str(path))
-    assert not isinstance(opened, tuple) and hasattr(opened, "elf"), opened
+    assert isinstance(opened, OpenedFile), opened
     return opened.elf()
 
 
@@ -140,7 +140,8 @@ def test_statics_are_writable_non_relro_objects(rust_builds: RustBuilds) -> None
     path = rust_builds.dylib
     sections = _section_names(path)
     out = subprocess.run(["readelf", "--dyn-syms", "-W", str(path)], capture_output=True, text=True, check=True).stdout
-    expected, relro = set(), set()
+    expected: set[bytes] = set()
+    relro: set[bytes] = set()
     for line in out.splitlines():
         fields = line.split()
         if len(fields) == 8 and fields[3] == "OBJECT" and fields[6].isdigit() and fields[7].startswith("_ZN5alpha"):
@@ -148,6 +149,7 @@ def test_statics_are_writable_non_relro_objects(rust_builds: RustBuilds) -> None
             (expected if section in (".data", ".bss") else relro).add(fields[7].encode())
     assert expected and relro  # COUNTER (static mut) and GREETING (&str in .data.rel.ro)
     facts = rust_facts(load(path))
+    assert facts.crate is not None
     code = rust_defines(load(path)).crates[facts.crate]  # legacy names counted under the file's identity
     assert {static.name for static in code.statics} == expected
     assert all(static.exported for static in code.statics)
@@ -161,6 +163,7 @@ def test_cdylib_holds_a_private_std(rust_builds: RustBuilds) -> None:
     assert std == [rust_facts(load(rust_builds.libstd)).crate]
     assert defines.crates[std[0]].exported == 0 and defines.crates[std[0]].private > 10
     local = sorted({name for letter, name in nm(rust_builds.cdylib) if letter in "tTdDbB" and name.startswith(b"_R")})
+    assert std[0].scid is not None
     prefix = b"std[%016x]::" % std[0].scid
     plain = [line for line in cxxfilt(local) if line.startswith(prefix) and b"<" not in line]
     assert 10 <= len(plain) <= defines.crates[std[0]].private
