@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from elfdeps.rust import detect
 from elfdeps.rust.mangling import Crate
-from elfdeps.rust.objects import Defines, Imports, RustFacts, rust_defines, rust_facts, rust_imports
+from elfdeps.rust.objects import SYMTAB_KINDS, Defines, Imports, RustFacts, rust_defines, rust_facts, rust_imports
 from elfdeps.rust.problems import Holder, Problem
 
 if TYPE_CHECKING:
@@ -208,11 +208,13 @@ def _skippable(rust: list[tuple[int, ElfFile, RustFacts]]) -> int | None:
             names.add(other_facts.crate.name)
     if facts.crate is not None and facts.crate.name in names:
         return None
-    return index if not any(_mentions(elf, name) for name in names) else None
+    symtab = facts.kind in SYMTAB_KINDS
+    return index if not any(_mentions(elf, name, symtab=symtab) for name in names) else None
 
 
-def _mentions(elf: ElfFile, name: bytes) -> bool:
-    """Whether a crate name could be in one of the file's symbol names (v0 or legacy spelling)."""
+def _mentions(elf: ElfFile, name: bytes, *, symtab: bool) -> bool:
+    """Whether a crate name could be in one of the symbol names its definitions are read from (the
+    dynamic string table, and ``.strtab`` for the kinds whose ``.symtab`` is read): v0 or legacy."""
     if not name.isascii() or not name.replace(b"_", b"a").isalnum():
         return True  # punycode: its mangled spelling differs; assume it may be there
     literals = {b"%d%s" % (len(name), name)}
@@ -221,8 +223,9 @@ def _mentions(elf: ElfFile, name: bytes) -> bool:
     ranges = []
     if elf.dynamic is not None:
         ranges.append(elf.string_table_bounds())
-    for section in elf.sections:
-        if section.name == b".strtab":
-            ranges.append((section.offset, min(section.offset + section.size, elf.size)))
+    if symtab:
+        for section in elf.sections:
+            if section.name == b".strtab":
+                ranges.append((section.offset, min(section.offset + section.size, elf.size)))
     data = elf.data
     return any(data.find(literal, start, end) >= 0 for literal in literals for start, end in ranges)
