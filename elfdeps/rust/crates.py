@@ -23,7 +23,16 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from elfdeps.rust import detect
 from elfdeps.rust.mangling import Crate
-from elfdeps.rust.objects import SYMTAB_KINDS, Defines, Imports, RustFacts, rust_defines, rust_facts, rust_imports
+from elfdeps.rust.objects import (
+    SYMTAB_KINDS,
+    CrateCode,
+    Defines,
+    Imports,
+    RustFacts,
+    rust_defines,
+    rust_facts,
+    rust_imports,
+)
 from elfdeps.rust.problems import Holder, Problem
 
 if TYPE_CHECKING:
@@ -32,6 +41,8 @@ if TYPE_CHECKING:
     from elfdeps.model import LoadResult
 
 __all__ = ["CrateBuild", "CrateReport", "ImportSite", "ObjectCrates", "crate_report"]
+
+NO_CODE = CrateCode(0, 0, ())
 
 
 class ObjectCrates(NamedTuple):
@@ -158,15 +169,9 @@ def _holders(objects: Iterable[ObjectCrates]) -> dict[Crate, list[Holder]]:
         identity = item.facts.crate
         codes = dict(item.defines.crates) if item.defines is not None else {}
         if identity is not None and identity not in codes:
-            codes[identity] = None  # type: ignore[assignment]  # the dylib of a crate with generic code only
+            codes[identity] = NO_CODE  # the dylib of a crate whose code is all generic: it holds the crate
         for crate, code in codes.items():
-            holder = Holder(
-                item.object,
-                code.exported if code is not None else 0,
-                code.private if code is not None else 0,
-                code.statics if code is not None else (),
-                crate == identity,
-            )
+            holder = Holder(item.object, code.exported, code.private, code.statics, crate == identity)
             holders.setdefault(crate, []).append(holder)
     return holders
 

@@ -27,16 +27,14 @@ Public API: :func:`rust_facts`, :func:`rust_imports`, :func:`rust_defines`, :cla
 
 from __future__ import annotations
 
-import re
-import struct
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Mapping
 from enum import StrEnum
 from typing import TYPE_CHECKING, NamedTuple
 
 from elfdeps.elf import constants as C
-from elfdeps.elf.symbols import address_to_offset, dynsym_count
 from elfdeps.rust.mangling import Crate, MangledName, Scheme, looks_mangled, parse
 from elfdeps.rust.metadata import RustMarkers, read_markers
+from elfdeps.rust.symtabs import RawSymbol, dynsym, exports_mangled_names, symtab
 
 if TYPE_CHECKING:
     from elfdeps.elf.reader import ElfFile
@@ -119,8 +117,6 @@ STV_DEFAULT, STV_INTERNAL, STV_HIDDEN, STV_PROTECTED = 0, 1, 2, 3
 STT_OBJECT, STT_FUNC, STT_TLS = 1, 2, 6
 PT_TLS, PT_GNU_RELRO = 7, 0x6474E552
 PF_W = 0x2
-_MANGLED_V0 = re.compile(rb"\0_R[A-Z0-9]")  # literal prefixes: C-speed searches, no alternation
-_MANGLED_LEGACY = re.compile(rb"17h[0-9a-f]{16}E\0")
 _ATTRIBUTE = "_elfdeps_rust"  # the memo's slot in an ElfFile's __dict__
 
 
@@ -228,108 +224,9 @@ def _kind(elf: ElfFile, markers: RustMarkers) -> Kind:
             return Kind.TOOLCHAIN_STD
         if markers.metadata_crate is not None or not _is_executable(elf):
             return Kind.RUST_DYLIB
-    if not (markers.comment_versions or markers.commits or rustc is not None or _exports_mangled_names(elf)):
+    if not (markers.comment_versions or markers.commits or rustc is not None or exports_mangled_names(elf)):
         return Kind.NOT_RUST
     return Kind.RUST_EXECUTABLE if _is_executable(elf) else Kind.CDYLIB
-
-
-def _exports_mangled_names(elf: ElfFile) -> bool:
-    """Whether the dynamic string table holds a Rust-mangled name (C-speed search, no decoding)."""
-    if elf.dynamic is None or elf.dynamic.value(C.DT_STRTAB) is None:
-        return False
-    start, end = elf.string_table_bounds()
-    data = elf.data
-    patterns = (_MANGLED_V0, _MANGLED_LEGACY)
-    return any(pattern.search(data, max(start - 1, 0), end) is not None for pattern in patterns)
-
-
-# -- raw symbol tables ----------------------------------------------------------------------------
-
-
-class _RawSymbol(NamedTuple):
-    name: bytes
-    info: int
-    other: int
-    shndx: int
-    value: int
-
-
-def _entries(elf: ElfFile, offset: int, count: int, strings: tuple[int, int], *, defined: bool) -> Iterator[_RawSymbol]:
-    """Defined (or undefined) symbols whose name looks Rust-mangled (``_R``/``_ZN``), from a raw table:
-    struct.iter_unpack, and a name is cut out of the string table only when its first bytes qualify."""
-    data = elf.data
-    entry_size = 24 if elf.is_64 else 16
-    end = offset + count * entry_size
-    elf.unpack_from(f"{count * entry_size}x", offset, "a symbol table")  # bounds check
-    fmt = elf.byte_order + ("IBBHQQ" if elf.is_64 else "IIIBBH")
-    str_start, str_end = strings
-    rows: Iterable[tuple[int, ...]]
-    if defined:
-        rows = struct.iter_unpack(fmt, data[offset:end])
-    else:
-        rows = (
-            struct.unpack_from(fmt, data, offset + index * entry_size)
-            for index in _undefined_indices(elf, offset, count)
-        )
-    for fields in rows:
-        if elf.is_64:
-            name_index, info, other, shndx, value, _size = fields
-        else:
-            name_index, value, _size, info, other, shndx = fields
-        if (shndx != C.SHN_UNDEF) is not defined:
-            continue
-        start = str_start + name_index
-        if not name_index or start + 3 > str_end:
-            continue
-        head = data[start : start + 3]
-        if head[:2] != b"_R" and head != b"_ZN":
-            continue
-        stop = data.find(b"\0", start, str_end)
-        if stop < 0:
-            continue
-        yield _RawSymbol(bytes(data[start:stop]), info, other, shndx, value)
-
-
-def _undefined_indices(elf: ElfFile, offset: int, count: int) -> list[int]:
-    """Indices of the entries with st_shndx == SHN_UNDEF, found by C-speed searches of the st_shndx
-    column (a strided copy), so that a 20k-symbol library with 50 imports costs 50 steps, not 20k.
-    (Zero is zero in either byte order.)"""
-    if not count:
-        return []
-    entry_size, field = (24, 6) if elf.is_64 else (16, 14)
-    with memoryview(elf.data) as view:
-        column = view[offset + field : offset + count * entry_size : entry_size].tobytes()
-    # ``column`` holds the first byte of each st_shndx; the second byte is checked when it is zero
-    found = []
-    at = column.find(0)
-    while at >= 0:
-        if elf.data[offset + at * entry_size + field + 1] == 0:
-            found.append(at)
-        at = column.find(0, at + 1)
-    return found
-
-
-def _dynsym(elf: ElfFile, *, defined: bool) -> Iterator[_RawSymbol]:
-    dynamic = elf.dynamic
-    if dynamic is None:
-        return iter(())
-    symtab = dynamic.value(C.DT_SYMTAB)
-    if symtab is None or dynamic.value(C.DT_STRTAB) is None:
-        return iter(())
-    count = dynsym_count(elf)
-    strings = elf.string_table_bounds()
-    return _entries(elf, address_to_offset(elf, symtab, "DT_SYMTAB"), count, strings, defined=defined)
-
-
-def _symtab(elf: ElfFile) -> Iterator[_RawSymbol]:
-    sections = elf.sections
-    symtab = next((section for section in sections if section.name == b".symtab"), None)
-    if symtab is None or not symtab.entsize or symtab.link >= len(sections):
-        return iter(())
-    strings = sections[symtab.link]
-    entry_size = 24 if elf.is_64 else 16
-    bounds = (strings.offset, min(strings.offset + strings.size, elf.size))
-    return _entries(elf, symtab.offset, symtab.size // entry_size, bounds, defined=True)
 
 
 # -- imports --------------------------------------------------------------------------------------
@@ -344,7 +241,7 @@ def rust_imports(elf: ElfFile) -> Imports:
     crates: dict[Crate, list[bytes]] = {}
     unparsed = 0
     memo: dict[bytes, Crate | None] = {}
-    for symbol in _dynsym(elf, defined=False):
+    for symbol in dynsym(elf, defined=False):
         parsed = parse(symbol.name, memo)
         if parsed is None:
             unparsed += looks_mangled(symbol.name)
@@ -370,11 +267,11 @@ def rust_defines(elf: ElfFile) -> Defines:
     imported = frozenset(rust_imports(elf).crates)
     read_symtab = facts.kind in SYMTAB_KINDS
     builder = _DefinesBuilder(elf, facts.crate, imported)
-    if facts.is_rust or _exports_mangled_names(elf):
-        for symbol in _dynsym(elf, defined=True):
+    if facts.is_rust or exports_mangled_names(elf):
+        for symbol in dynsym(elf, defined=True):
             builder.add(symbol, from_symtab=False)
         if read_symtab:
-            for symbol in _symtab(elf):
+            for symbol in symtab(elf):
                 builder.add(symbol, from_symtab=True)
     defines = builder.result(read_symtab)
     slot["defines"] = defines
@@ -403,7 +300,7 @@ class _DefinesBuilder:
         self.memo: dict[bytes, Crate | None] = {}
         self.mutable = _mutable_ranges(elf)
 
-    def add(self, symbol: _RawSymbol, *, from_symtab: bool) -> None:
+    def add(self, symbol: RawSymbol, *, from_symtab: bool) -> None:
         if symbol.name in self.seen:
             return
         bind, visibility, kind = symbol.info >> 4, symbol.other & 3, symbol.info & 0xF
