@@ -39,6 +39,7 @@ def analyse(
     path: Path | str, ld_library_path: str | None = None, *, complete: bool = True
 ) -> tuple[LoadResult, BindingReport, CrateReport]:
     result = emulate(str(path), LoaderEnv(ld_library_path=ld_library_path), FileCache())
+    assert result.ok, [obj.name for obj in result.missing]  # every scenario loads completely
     binding = bind(result, collect_interposition=True)
     return result, binding, crate_report(result, binding, complete=complete)
 
@@ -109,8 +110,8 @@ def _load(path: Path | str) -> ElfFile:
 
 
 def test_prefer_dynamic_program_with_the_toolchain_std(rust_builds: RustBuilds) -> None:
-    result, _binding, report = analyse(rust_builds.exe_pd, str(rust_builds.sysroot_lib))
-    assert report.problems == ()
+    result, _binding, report = analyse(rust_builds.exe_pd, f"{rust_builds.dylib_pd.parent}:{rust_builds.sysroot_lib}")
+    assert result.ok and report.problems == ()
     libstd = index_of(result, rust_builds.libstd.name)
     std = rust_facts(_load(rust_builds.libstd)).crate
     (build,) = [build for build in report.builds if build.crate == std]
@@ -119,6 +120,14 @@ def test_prefer_dynamic_program_with_the_toolchain_std(rust_builds: RustBuilds) 
     assert 0 in sites and sites[0].bound_to == ((libstd, len(sites[0].names)),)
     by_readelf = run("readelf", "-d", rust_builds.exe_pd)
     assert rust_builds.libstd.name in by_readelf and "RUNPATH" not in by_readelf
+    # the toolchain fingerprint: the __rustc disambiguator libbase expects is the one libstd defines
+    (unwind,) = [name for letter, name in _nm(rust_builds.libstd) if name.endswith(b"17rust_begin_unwind")]
+    demangled = subprocess.run(["c++filt", unwind.decode()], capture_output=True, check=True).stdout
+    fingerprint = re.match(rb"__rustc\[([0-9a-f]{16})\]::rust_begin_unwind", demangled)
+    assert fingerprint is not None
+    by_object = {item.object: item for item in report.objects}
+    assert by_object[index_of(result, "libbase.so")].fingerprints == (int(fingerprint.group(1), 16),)
+    assert by_object[libstd].fingerprints == (int(fingerprint.group(1), 16),)
 
 
 def test_toolchain_files_alone() -> None:

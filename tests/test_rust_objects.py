@@ -3,16 +3,20 @@ of the toolchain's own files, and of a sample of the system's C files, against n
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import subprocess
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from rust_builds import RustBuilds, rust_builds, rustc_print
 
 from elfdeps.elf.cache import FileCache, OpenedFile
 from elfdeps.elf.reader import ElfFile
+from elfdeps.errors import ElfFormatError
 from elfdeps.rust.mangling import Crate
 from elfdeps.rust.objects import RUNTIME_CRATES, Kind, rust_defines, rust_facts, rust_imports
 
@@ -223,3 +227,25 @@ def test_system_c_files_are_not_rust() -> None:
         assert not rust_defines(elf).crates and not rust_imports(elf).crates, path
         compared += 1
     assert compared >= 100, (compared, rust)
+
+
+# -- hostile input --------------------------------------------------------------------------------
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.sampled_from(["dylib_pd", "cdylib", "exe_pd", "proc_macro"]),
+    st.lists(st.tuples(st.integers(0, 1 << 20), st.integers(0, 255)), min_size=1, max_size=30),
+    st.booleans(),
+)
+def test_damaged_copies_raise_only_format_errors(
+    rust_builds: RustBuilds, which: str, edits: list[tuple[int, int]], headers: bool
+) -> None:
+    data = bytearray(getattr(rust_builds, which).read_bytes())
+    for position, value in edits:
+        data[position % (8192 if headers else len(data))] = value
+    with contextlib.suppress(ElfFormatError):
+        elf = ElfFile("damaged", bytes(data))
+        rust_facts(elf)
+        rust_imports(elf)
+        rust_defines(elf)

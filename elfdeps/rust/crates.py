@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, NamedTuple
 
+from elfdeps.errors import ElfFormatError
 from elfdeps.rust import detect
 from elfdeps.rust.mangling import Crate
 from elfdeps.rust.objects import (
@@ -53,6 +54,13 @@ class ObjectCrates(NamedTuple):
     imports: Imports
     defines: Defines | None  # None: skipped (complete=False, provably not needed)
 
+    @property
+    def fingerprints(self) -> tuple[int, ...]:
+        """The ``__rustc`` disambiguators its names carry: each identifies the rustc that made the code
+        (defined) or the toolchain std it needs (imported) (rust.md §1.1)."""
+        crates = set(self.imports.crates) | set(self.defines.crates if self.defines is not None else ())
+        return tuple(sorted(crate.scid for crate in crates if crate.name == b"__rustc" and crate.scid is not None))
+
 
 class ImportSite(NamedTuple):
     """One object's references to one crate build, and where they bind."""
@@ -73,23 +81,38 @@ class CrateReport(NamedTuple):
     builds: tuple[CrateBuild, ...]  # sorted by crate name, then StableCrateId
     problems: tuple[Problem, ...]
     complete: bool  # every Rust object's definitions were read
+    unreadable: tuple[tuple[int, str], ...] = ()  # objects whose symbols could not be read, and why
 
 
 def crate_report(result: LoadResult, binding: BindingReport | None = None, *, complete: bool = True) -> CrateReport:
     """The crates of a loaded program and their problems (see the module docstring)."""
     rust: list[tuple[int, ElfFile, RustFacts]] = []
     paths: dict[int, str] = {}
+    imports: dict[int, Imports] = {}
+    unreadable: list[tuple[int, str]] = []
     for obj in result.objects:
-        if obj.found and obj.elf is not None:
+        if not obj.found or obj.elf is None:
+            continue
+        try:
             facts = rust_facts(obj.elf)
             if facts.is_rust:
-                rust.append((obj.index, obj.elf, facts))
-                paths[obj.index] = obj.path or obj.elf.path
-    imports = {index: rust_imports(elf) for index, elf, _ in rust}
+                imports[obj.index] = rust_imports(obj.elf)
+        except ElfFormatError as error:  # the audit reports the file as malformed; here it is left out
+            unreadable.append((obj.index, str(error)))
+            continue
+        if facts.is_rust:
+            rust.append((obj.index, obj.elf, facts))
+            paths[obj.index] = obj.path or obj.elf.path
     targets = _binding_targets(binding, frozenset(imports))
     unresolved = _unresolved(result, imports, targets)
     skipped = None if complete or unresolved else _skippable(rust)
-    defines = {index: rust_defines(elf) for index, elf, _ in rust if index != skipped}
+    defines: dict[int, Defines] = {}
+    for index, elf, _ in rust:
+        if index != skipped:
+            try:
+                defines[index] = rust_defines(elf)
+            except ElfFormatError as error:
+                unreadable.append((index, str(error)))
     objects = tuple(ObjectCrates(index, facts, imports[index], defines.get(index)) for index, _, facts in rust)
     holders = _holders(objects)
     elfs = {index: elf for index, elf, _ in rust}
@@ -105,7 +128,8 @@ def crate_report(result: LoadResult, binding: BindingReport | None = None, *, co
     problems += detect.mismatches(unresolved, holders, {item.object: item.facts for item in objects})
     problems += detect.toolchain_mix(found, result)
     problems += detect.soname_mismatches(found)
-    return CrateReport(objects, _builds(holders, imports, targets), tuple(problems), skipped is None)
+    builds = _builds(holders, imports, targets)
+    return CrateReport(objects, builds, tuple(problems), skipped is None and not unreadable, tuple(unreadable))
 
 
 def _soname(elf: ElfFile) -> bytes | None:
@@ -204,17 +228,20 @@ def _skippable(rust: list[tuple[int, ElfFile, RustFacts]]) -> int | None:
         return rust[0][0] if rust else None
     index, elf, facts = max(rust, key=lambda item: item[1].size)
     names: set[bytes] = set()
-    for other, other_elf, other_facts in rust:
-        if other == index:
-            continue
-        names.update(crate.name for crate in rust_defines(other_elf).crates)
-        names.update(rust_defines(other_elf).legacy_crate_names())
-        if other_facts.crate is not None:
-            names.add(other_facts.crate.name)
-    if facts.crate is not None and facts.crate.name in names:
-        return None
-    symtab = facts.kind in SYMTAB_KINDS
-    return index if not any(_mentions(elf, name, symtab=symtab) for name in names) else None
+    try:
+        for other, other_elf, other_facts in rust:
+            if other == index:
+                continue
+            names.update(crate.name for crate in rust_defines(other_elf).crates)
+            names.update(rust_defines(other_elf).legacy_crate_names())
+            if other_facts.crate is not None:
+                names.add(other_facts.crate.name)
+        if facts.crate is not None and facts.crate.name in names:
+            return None
+        symtab = facts.kind in SYMTAB_KINDS
+        return index if not any(_mentions(elf, name, symtab=symtab) for name in names) else None
+    except ElfFormatError:
+        return None  # read everything; the unreadable object is reported by the caller
 
 
 def _mentions(elf: ElfFile, name: bytes, *, symtab: bool) -> bool:

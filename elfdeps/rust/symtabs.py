@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from elfdeps.elf import constants as C
 from elfdeps.elf.symbols import address_to_offset, dynsym_count
+from elfdeps.errors import ElfFormatError
 
 if TYPE_CHECKING:
     from elfdeps.elf.reader import ElfFile
@@ -53,7 +54,8 @@ def _entries(elf: ElfFile, offset: int, count: int, strings: tuple[int, int], *,
     data = elf.data
     entry_size = 24 if elf.is_64 else 16
     end = offset + count * entry_size
-    elf.unpack_from(f"{count * entry_size}x", offset, "a symbol table")  # bounds check
+    if offset < 0 or count < 0 or end > elf.size:
+        raise ElfFormatError(f"{elf.path}: a symbol table lies outside the file (offset {offset:#x}, {count} entries)")
     fmt = elf.byte_order + ("IBBHQQ" if elf.is_64 else "IIIBBH")
     str_start, str_end = strings
     rows: Iterable[tuple[int, ...]]
