@@ -284,9 +284,15 @@ def _build(root: Path) -> RustBuilds:
     )
 
 
+_BUILT: list[RustBuilds] = []  # one build per test process, shared by the modules that import the fixture
+
+
 @pytest.fixture(scope="session")
 def rust_builds(tmp_path_factory: pytest.TempPathFactory) -> RustBuilds:
-    """The artefacts above, built once per test session (per xdist worker)."""
-    env_path = os.environ.get("PATH", "")
-    assert shutil.which("rustc", path=env_path), "rustc is needed (scripts/test checks for it)"
-    return _build(tmp_path_factory.mktemp("rust-builds"))
+    """The artefacts above, built once per test process (each xdist worker builds its own): every test
+    module imports this fixture, and pytest would otherwise run a session fixture once per module."""
+    if not _BUILT:
+        env_path = os.environ.get("PATH", "")
+        assert shutil.which("rustc", path=env_path), "rustc is needed (scripts/test checks for it)"
+        _BUILT.append(_build(tmp_path_factory.mktemp("rust-builds")))
+    return _BUILT[0]

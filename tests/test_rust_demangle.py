@@ -41,8 +41,11 @@ def without_cxxfilt_detail(text: bytes) -> bytes:
 
 
 def _libstdcxx() -> Path:
-    found = subprocess.run(["g++", "-print-file-name=libstdc++.so"], capture_output=True, text=True, check=True)
-    return Path(found.stdout.strip()).resolve()
+    """The system's libstdc++ (a gcc runtime every Debian has), as ld.so.cache lists it."""
+    cache = subprocess.run(["ldconfig", "-p"], capture_output=True, text=True, check=True).stdout
+    match = re.search(r"libstdc\+\+\.so\.6 \(libc6,x86-64\) => (\S+)", cache)
+    assert match is not None, "libstdc++.so.6 is not in ld.so.cache"
+    return Path(match.group(1)).resolve()
 
 
 def test_cxx_agrees_with_cxxfilt() -> None:

@@ -216,7 +216,7 @@ def _is_rust_by_binutils(path: str) -> bool:
 
 def test_system_c_files_are_not_rust() -> None:
     compared = rust = 0
-    for path in _system_sample(80):
+    for path in _system_sample(50):
         elf = load(path)
         if _is_rust_by_binutils(path):
             rust += 1
