@@ -107,6 +107,7 @@ class RustBuilds(NamedTuple):
     diamond_v0: Path  # the same with -C symbol-mangling-version=v0
     extra_filename: bytes
     nightly_host: Path | None  # exe_pd's directory with nightly's libstd under the stable file name
+    mixed_host: Path | None  # C program loading alpha (stable, std inside) and beta (nightly, std inside)
 
 
 def run(*args: str | Path, env: dict[str, str] | None = None) -> str:
@@ -254,13 +255,19 @@ def _build(root: Path) -> RustBuilds:
         run("cc", diamond / "host.c", "-o", diamond / "host", f"-L{diamond}", *link)
         diamonds.append(diamond / "host")
 
-    nightly_host = None
+    nightly_host = mixed_host = None
     if have_nightly():
         fake = root / "fake-sysroot"
         fake.mkdir()
         nightly_std = next(sysroot_libdir("nightly").glob("libstd-*.so"))
         shutil.copy(nightly_std, fake / libstd.name)  # another toolchain's libstd under the stable file name
         nightly_host = fake
+        mixed = root / "mixed"
+        mixed.mkdir()
+        shutil.copy(hosts / "libalpha.so", mixed / "libalpha.so")
+        _rustc(mixed, BETA, "beta", "--crate-type", "dylib", "-o", mixed / "libbeta.so", toolchain="nightly")
+        run("cc", hosts / "host.c", "-o", mixed / "host", f"-L{mixed}", "-lalpha", "-lbeta", "-Wl,-rpath,$ORIGIN")
+        mixed_host = mixed / "host"
 
     return RustBuilds(
         root=root,
@@ -281,6 +288,7 @@ def _build(root: Path) -> RustBuilds:
         diamond_v0=diamonds[1],
         extra_filename=named.encode(),
         nightly_host=nightly_host,
+        mixed_host=mixed_host,
     )
 
 

@@ -275,6 +275,31 @@ def test_foreign_libstd_under_the_stable_name(rust_builds: RustBuilds) -> None:
     assert failing.returncode != 0 and b"symbol lookup error" in failing.stderr
 
 
+def test_two_toolchains_each_with_its_std_in_a_c_host(rust_builds: RustBuilds) -> None:
+    if rust_builds.mixed_host is None:
+        pytest.skip("needs the nightly toolchain (rustc +nightly), not installable offline")
+    result, _binding, report = analyse(rust_builds.mixed_host)
+    alpha, beta = index_of(result, "libalpha.so"), index_of(result, "libbeta.so")
+    (mix,) = [p for p in report.problems if isinstance(p, ToolchainMix)]
+    assert mix.level is Level.WARNING and mix.links == ()  # neither links to the other: a C host holds both
+    assert sorted(where for _version, where in mix.versions) == [(alpha,), (beta,)]
+    (std,) = [p for p in report.problems if isinstance(p, DuplicatedCrate)]
+    assert std.runtime and std.level is Level.WARNING  # two builds of std, each exported once: private runtimes
+    builds = {std.crate} | {crate for crate in std.folded if crate.name == b"std"}
+    printed = set()
+    for index in (alpha, beta):  # c++filt names each file's std build
+        names = [name for _letter, name in _nm(Path(result.objects[index].path or "")) if name.startswith(b"_R")]
+        out = subprocess.run(["c++filt"], input=b"\n".join(names), capture_output=True, check=True).stdout
+        printed |= {Crate(b"std", int(digits, 16)) for digits in re.findall(rb"\bstd\[([0-9a-f]{16})\]", out)}
+    assert builds == printed and len(builds) == 2
+    crossing = {
+        name for a, b, name in ld_debug_bindings(rust_builds.mixed_host) if {a, b} == {"libalpha.so", "libbeta.so"}
+    }
+    assert crossing == {b"rust_eh_personality"} and std.cross_bindings == 1  # the unmangled name interposes
+    assert run(rust_builds.mixed_host).splitlines()[2:] == ["alpha ThreadId(2)", "beta ThreadId(2)"]
+    assert len(report.problems) == 2
+
+
 # -- a prefer-dynamic workspace of many dylibs ----------------------------------------------------
 
 
