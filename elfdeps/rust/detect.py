@@ -100,7 +100,8 @@ def duplicates(
     if runtime is not None:
         problems.append(runtime)
     named: set[bytes] = set()
-    for crate, held in sorted(holders.items(), key=lambda item: (item[0].name, item[0].scid or 0)):
+    for crate, found in sorted(holders.items(), key=lambda item: (item[0].name, item[0].scid or 0)):
+        held = _without_inline_copies(found)
         if crate in sysroot or len({holder.object for holder in held}) < 2:
             continue
         named.add(crate.name)
@@ -113,6 +114,14 @@ def duplicates(
         problems.append(DuplicatedCrate(crate, tuple(held), False, (), exported_by, crossing, examples, statics, level))
     problems += _identical_legacy(objects, named, targets)
     return problems
+
+
+def _without_inline_copies(held: list[Holder]) -> list[Holder]:
+    """When the crate's own dylib is loaded, other objects' private (non-exported) definitions of it are
+    local copies of its ``#[inline]`` functions, compiled into their users, not a second copy of the crate."""
+    if not any(holder.identity for holder in held):
+        return held
+    return [holder for holder in held if holder.identity or holder.exported]
 
 
 def _compiled_in(crate: Crate, memo: dict[bytes, Crate | None]) -> Callable[[bytes], bool]:

@@ -14,15 +14,17 @@ object, never a module-level table), each as cheap as its job allows:
   ``.symtab`` adds nothing but local copies.
 
 Attribution rules (rust.md §1.2, §1.4, §6.4): v0 names count for the crate that compiled them, and only
-when not generic; a crate the object also imports is not counted as held there (its definitions are
-inlined local copies, e.g. a prefer-dynamic executable's copies of ``#[inline]`` core functions); legacy
-names count only as anchors of std/core/alloc, under the file's own crate identity, or later, in
-:mod:`elfdeps.rust.crates`, as identical exported names in several objects (``legacy_exports``).
+when not generic. Local copies of inlined upstream functions are not the upstream crate's code: a crate
+the object also imports is not counted as held there, and std/core/alloc (:data:`RUNTIME_CRATES`) count
+only in an object that defines a runtime anchor (the ``__rustc`` panic handler, core's ``panic_fmt``),
+so a prefer-dynamic executable never "embeds" alloc. Legacy names count only as anchors of
+std/core/alloc, under the file's own crate identity, or later, in :mod:`elfdeps.rust.detect`, as
+identical exported names in several objects (``legacy_exports``).
 
 Public API: :func:`rust_facts`, :func:`rust_imports`, :func:`rust_defines`, :class:`Kind`,
 :class:`RustFacts`, :class:`Imports`, :class:`Defines`, :class:`CrateCode`, :class:`Static`,
-:class:`LegacyExport`, :data:`RUNTIME_CRATES`, :data:`SHARED_SYSROOT_CRATES`.
-:data:`SYSROOT_CRATES`.
+:class:`LegacyExport`, :data:`RUNTIME_CRATES`, :data:`SHARED_SYSROOT_CRATES`, :data:`SYSROOT_CRATES`,
+:data:`SYMTAB_KINDS`.
 """
 
 from __future__ import annotations
