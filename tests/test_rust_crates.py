@@ -84,6 +84,19 @@ def test_two_std_embedding_dylibs_in_a_c_host(rust_builds: RustBuilds) -> None:
     assert run(rust_builds.host_dylibs).splitlines()[2:] == ["alpha ThreadId(2)", "beta ThreadId(3)"]
 
 
+def test_without_a_binding_report(rust_builds: RustBuilds) -> None:
+    """Without binding, the same problems; what needs bindings (references bound across) is unknown."""
+    result, _binding, with_binding = analyse(rust_builds.host_dylibs)
+    alone = crate_report(result)
+    assert [type(p) for p in alone.problems] == [type(p) for p in with_binding.problems] == [DuplicatedCrate]
+    (problem,) = alone.problems
+    assert isinstance(problem, DuplicatedCrate)
+    assert problem.cross_bindings is None and problem.level is Level.ERROR
+    assert problem._replace(cross_bindings=None, examples=()) == with_binding.problems[0]._replace(
+        cross_bindings=None, examples=()
+    )
+
+
 def test_two_cdylibs_are_private_runtimes(rust_builds: RustBuilds) -> None:
     result, _binding, report = analyse(rust_builds.host_cdylibs)
     (problem,) = report.problems
@@ -264,6 +277,10 @@ def test_foreign_libstd_under_the_stable_name(rust_builds: RustBuilds) -> None:
     )
     assert real_soname is not None and soname.soname == real_soname.group(1).encode() and soname.object == libstd
     mismatched = {(p.importer, p.expected.name) for p in report.problems if isinstance(p, CrateMismatch)}
+    # no binding report: "nothing loaded defines it" by hash-table lookups over every .dynsym import, so
+    # also names no relocation uses (libbase's __rustc::rust_begin_unwind), which the loader never looks up
+    unbound = crate_report(result)
+    assert mismatched <= {(p.importer, p.expected.name) for p in unbound.problems if isinstance(p, CrateMismatch)}
     assert (0, b"std") in mismatched and (index_of(result, "libbase.so"), b"core") in mismatched
     for problem in report.problems:
         if isinstance(problem, CrateMismatch):

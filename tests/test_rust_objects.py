@@ -128,6 +128,7 @@ def test_toolchain_std_holds_std_core_alloc_once(rust_builds: RustBuilds) -> Non
     assert plain and all(defines.crates[crate].exported >= count for crate, count in plain.items())
     assert sum(code.exported for code in defines.crates.values()) <= len(exported)
     assert sum(code.private for code in defines.crates.values()) == 0  # a dylib: .dynsym only
+    assert defines.unparsed == 0 and rust_imports(elf).unparsed == 0
 
 
 def _section_names(path: Path) -> dict[int, str]:

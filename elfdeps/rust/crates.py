@@ -169,7 +169,8 @@ def _provided(result: LoadResult, name: bytes) -> bool:
 def _unresolved(
     result: LoadResult, imports: dict[int, Imports], targets: dict[tuple[int, bytes], int | None] | None
 ) -> dict[tuple[int, Crate], tuple[bytes, ...]]:
-    """Per (importer, expected v0 build), the references nothing loaded defines."""
+    """Per (importer, expected v0 build), the references nothing loaded defines. With a binding report,
+    only references the loader looks up (named by a relocation); without one, every undefined name."""
     missing: dict[tuple[int, Crate], tuple[bytes, ...]] = {}
     for index, found in imports.items():
         for crate, names in found.crates.items():
