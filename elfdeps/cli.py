@@ -14,8 +14,10 @@ from elfdeps import __version__
 from elfdeps.errors import ElfdepsError, InputError, UsageError
 
 if TYPE_CHECKING:  # imported lazily at run time: start-up stays lean
+    from elfdeps.advice.fix import CombinedFix
     from elfdeps.audit.runner import AuditOptions, FindingKey
-    from elfdeps.loader.environment import LoaderEnv
+    from elfdeps.elf.cache import FileCache
+    from elfdeps.loader.environment import LoaderEnv, TargetCache
     from elfdeps.model import LoadResult
 
 __all__ = ["main"]
@@ -57,13 +59,19 @@ def _parser() -> argparse.ArgumentParser:
 
     listing = commands.add_parser("list", help="ldd-compatible flat list in load order (never runs FILE)")
     listing.add_argument("file", metavar="FILE")
-    listing.add_argument("--json", action="store_true", help="one JSON object (schema_version 1) on stdout")
+    listing.add_argument("--json", action="store_true", help="one JSON object (schema_version 2) on stdout")
     _add_resolution_options(listing)
 
     tree = commands.add_parser("tree", help="dependency tree: how each library was found, what was tried")
     tree.add_argument("files", metavar="FILE", nargs="+")
-    tree.add_argument("--json", action="store_true", help="one JSON object (schema_version 1) on stdout")
-    tree.add_argument("-a", "--all", action="store_true", help="repeat subtrees already shown")
+    tree.add_argument("--json", action="store_true", help="one JSON object (schema_version 2) on stdout")
+    tree.add_argument("-a", "--all", action="store_true", help="every reference, subtrees repeated (lddtree -a)")
+    tree.add_argument("-p", "--path", action="store_true", help="show each library's path, not only its name")
+    tree.add_argument("-v", "--verbose", action="store_true", help="every place tried for each library not found")
+    tree.add_argument("--max-depth", type=_depth, metavar="N", help="draw N levels below the file")
+    tree.add_argument("--hide", action="append", default=[], metavar="GLOB", help="leave out matching libraries")
+    tree.add_argument("--hide-system", action="store_true", help="leave out libraries the system provides")
+    tree.add_argument("--ascii", action="store_true", help="ASCII branches even on a UTF-8 terminal")
     _add_resolution_options(tree)
     audit = commands.add_parser("audit", help="pre-release gate: missing libraries, symbols, versions, RPATHs")
     audit.add_argument("paths", metavar="PATH", nargs="+", help="files or directories (walked; non-ELF skipped)")
@@ -87,6 +95,16 @@ def _parser() -> argparse.ArgumentParser:
     for sub in (listing, tree, audit, symbols):
         sub.add_argument("--traceback", action="store_true", help=argparse.SUPPRESS)
     return parser
+
+
+def _depth(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"wants a number of levels (0 or more), not {text!r}")
+    return value
 
 
 def _glibc_version(text: str | None) -> tuple[int, int] | None:
@@ -133,13 +151,35 @@ def _main_path(path: str, root: str | None) -> str:
         return path
     absolute_root = os.path.abspath(root).rstrip(os.sep)
     absolute = os.path.abspath(path)
-    if absolute == absolute_root or absolute.startswith(absolute_root + os.sep):
-        return "/" + os.path.relpath(absolute, absolute_root).lstrip("./")
+    if absolute == absolute_root:
+        return "/"
+    if absolute.startswith(absolute_root + os.sep):
+        return absolute[len(absolute_root) :]
     return path if path.startswith("/") else "/" + path
 
 
 def _use_colour(stream: TextIO) -> bool:
     return stream.isatty() and "NO_COLOR" not in os.environ
+
+
+def _unicode_terminal(stream: TextIO) -> bool:
+    return stream.isatty() and (getattr(stream, "encoding", None) or "").lower().replace("-", "") == "utf8"
+
+
+def _toolchains() -> tuple[str, ...]:
+    from elfdeps.advice.nearby import rust_toolchain_dirs
+
+    return rust_toolchain_dirs(os.environ)
+
+
+def _combined_fix(
+    result: LoadResult, env: LoaderEnv, files: FileCache, targets: TargetCache, toolchains: tuple[str, ...]
+) -> CombinedFix | None:
+    if result.ok:
+        return None
+    from elfdeps.advice.fix import combined_fix
+
+    return combined_fix(result, env, files, targets, toolchains)
 
 
 class _Outcome(NamedTuple):
@@ -155,16 +195,18 @@ def _exit_code(outcome: _Outcome) -> int:
 
 def _command_list(args: argparse.Namespace, out: TextIO, err: TextIO) -> _Outcome:
     from elfdeps.elf.cache import FileCache
+    from elfdeps.loader.environment import TargetCache
     from elfdeps.loader.graph import emulate
     from elfdeps.render.text import render_list
 
-    files = FileCache()
-    result = emulate(_main_path(args.file, args.root), _loader_env(args), files)
+    env = _loader_env(args)
+    files, targets = FileCache(), TargetCache()
+    result = emulate(_main_path(args.file, args.root), env, files, targets)
     if args.json:
-        from elfdeps.loader.nearby import explain_missing
+        from elfdeps.advice.nearby import explain_missing
         from elfdeps.render.jsonreport import write_report
 
-        write_report("list", [explain_missing(result, files)], out)
+        write_report("list", [explain_missing(result, files, targets.of(result, env), _toolchains())], out)
     else:
         render_list(result, out)
     _report_errors(result, err)
@@ -172,28 +214,42 @@ def _command_list(args: argparse.Namespace, out: TextIO, err: TextIO) -> _Outcom
 
 
 def _command_tree(args: argparse.Namespace, out: TextIO, err: TextIO) -> _Outcome:
+    from elfdeps.advice.nearby import explain_missing
     from elfdeps.elf.cache import FileCache
+    from elfdeps.loader.environment import TargetCache
     from elfdeps.loader.graph import emulate
-    from elfdeps.loader.nearby import explain_missing
-    from elfdeps.render.text import Palette, render_tree
 
     env = _loader_env(args)
-    files = FileCache()
+    files, targets = FileCache(), TargetCache()
+    toolchains = _toolchains()
     results = []
+    fixes = []
     for path in args.files:
-        result = emulate(_main_path(path, args.root), env, files, check_shadowing=True)
-        results.append(explain_missing(result, files))
+        result = emulate(_main_path(path, args.root), env, files, targets, check_shadowing=True)
+        result = explain_missing(result, files, targets.of(result, env), toolchains)
+        results.append(result)
+        fixes.append(_combined_fix(result, env, files, targets, toolchains))
     if args.json:
         from elfdeps.render.jsonreport import write_report
 
-        write_report("tree", results, out)
+        write_report("tree", results, out, full_tree=args.all, fixes=fixes)
     else:
+        from elfdeps.render.text import Palette, TreeOptions, fix_lines, render_tree
+
         palette = Palette(_use_colour(out))
-        for result in results:
-            render_tree(result, out, palette, show_all=args.all)
+        options = TreeOptions(
+            full=args.all,
+            max_depth=args.max_depth,
+            paths=args.path,
+            hide=tuple(args.hide),
+            hide_system=args.hide_system,
+            verbose=args.verbose,
+            unicode=not args.ascii and _unicode_terminal(out),
+        )
+        for result, fix in zip(results, fixes, strict=True):
+            render_tree(result, out, palette, options, fix_lines=fix_lines(fix, palette))
     for result in results:
-        if result.error is not None:
-            _report_errors(result, err)
+        _report_errors(result, err)
     return _Outcome(problems=any(not result.ok for result in results))
 
 
@@ -223,7 +279,7 @@ def _audit_options(args: argparse.Namespace) -> AuditOptions:
         floors[family] = version
     baseline_path = args.baseline or config.get("baseline")
     baseline = _read_baseline(baseline_path) if baseline_path else frozenset()
-    return AuditOptions(_loader_env(args), Severity(fail_on), tuple(ignores), floors, baseline)
+    return AuditOptions(_loader_env(args), Severity(fail_on), tuple(ignores), floors, baseline, _toolchains())
 
 
 def _as_list(value: object) -> list[str]:
@@ -258,7 +314,7 @@ def _command_audit(args: argparse.Namespace, out: TextIO, err: TextIO) -> _Outco
 
         def progress(number: int, total: int, path: str) -> None:
             if total >= 10:
-                err.write(f"\r\033[K[{number}/{total}] {path[-60:]}")
+                err.write(f"\r\033[K[{number}/{total}] {_printable(path[-60:])}")
                 if number == total:
                     err.write("\r\033[K")
                 err.flush()
@@ -290,27 +346,36 @@ def _command_audit(args: argparse.Namespace, out: TextIO, err: TextIO) -> _Outco
 
 
 def _command_symbols(args: argparse.Namespace, out: TextIO, err: TextIO) -> _Outcome:
-    from elfdeps.binding import bind
+    from elfdeps.binding import bind, definitions, winner
+    from elfdeps.elf.cache import FileCache
     from elfdeps.loader.graph import emulate
     from elfdeps.render.symbols_text import render_bindings, render_definers
 
-    result = emulate(_main_path(args.file, args.root), _loader_env(args))
+    files = FileCache()
+    result = emulate(_main_path(args.file, args.root), _loader_env(args), files)
     if result.error is not None:  # the loader stops before binding anything
         _report_errors(result, err)
         return _Outcome(problems=True)
-    report = bind(result, collect_interposition=args.defines is not None)
     if args.defines is not None:
-        found = render_definers(result, os.fsencode(args.defines), out, as_json=args.json)
+        name = os.fsencode(args.defines)
+        found = definitions(result, files, name)
+        render_definers(result, name, found, winner(result, files, name), out, as_json=args.json)
         return _Outcome(problems=not found)
-    failing = render_bindings(result, report, out, missing_only=args.missing, as_json=args.json)
+    report = bind(result, files)
+    render_bindings(result, report, out, missing_only=args.missing, as_json=args.json)
     _report_errors(result, err)
-    return _Outcome(problems=failing or not result.ok)
+    return _Outcome(problems=not result.ok or any(binding.fails for binding in report.bindings))
 
 
 def _report_errors(result: LoadResult, err: TextIO) -> None:
+    from elfdeps.render.printable import shown
+
     if result.error is not None:
         error = result.error
-        err.write(f"elfdeps: {result.main_path}: the loader would stop: {error.subject}: {error.message}\n")
+        err.write(
+            f"elfdeps: {shown(result.main_path)}: the loader would stop: {shown(error.subject)}:"
+            f" {shown(error.message)}\n"
+        )
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
@@ -331,11 +396,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
         outcome = command(args, out, err)
         out.flush()
         return _exit_code(outcome)
-    except UsageError as error:
-        err.write(f"elfdeps: {error}\n")
-        return EXIT_USAGE
-    except ElfdepsError as error:
-        err.write(f"elfdeps: {error}\n")
+    except ElfdepsError as error:  # a usage error, or an input that cannot be analysed
+        err.write(f"elfdeps: {_printable(str(error))}\n")
         return EXIT_USAGE
     except BrokenPipeError:
         # `elfdeps tree big | head`: the reader left; say nothing (and keep Python from complaining).
@@ -357,5 +419,14 @@ def _internal(error: BaseException, traceback_wanted: bool, err: TextIO) -> int:
 
         traceback.print_exception(error, file=err)
     else:
-        err.write(f"elfdeps: internal error: {type(error).__name__}: {error} (run with --traceback for details)\n")
+        err.write(
+            f"elfdeps: internal error: {type(error).__name__}: {_printable(str(error))}"
+            " (run with --traceback for details)\n"
+        )
     return EXIT_INTERNAL
+
+
+def _printable(text: str) -> str:
+    from elfdeps.render.printable import shown
+
+    return shown(text)

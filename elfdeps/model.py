@@ -6,11 +6,7 @@ from __future__ import annotations
 
 import os
 from enum import StrEnum
-from typing import TYPE_CHECKING, NamedTuple
-
-if TYPE_CHECKING:
-    from elfdeps.elf.reader import ElfFile
-    from elfdeps.loader.environment import TargetSystem
+from typing import NamedTuple
 
 __all__ = [
     "Attempt",
@@ -20,7 +16,9 @@ __all__ = [
     "LoadResult",
     "LoadedObject",
     "NearbyMatch",
+    "ObjectFacts",
     "Outcome",
+    "SystemFacts",
     "Via",
 ]
 
@@ -79,6 +77,37 @@ class NearbyMatch(NamedTuple):
     note: str | None = None  # e.g. "in an ld.so.conf directory but not in ld.so.cache: run ldconfig"
 
 
+class ObjectFacts(NamedTuple):
+    """What a loaded file says about itself, read once by the emulation (renderers never read ELF)."""
+
+    elf_class: int  # 32 or 64
+    e_machine: int
+    machine: str  # "x86_64", "EM_<n>" when unnamed
+    byte_order: str  # "<" or ">"
+    e_type: int
+    interpreter: bytes | None  # PT_INTERP
+    dynamic: bool  # has a PT_DYNAMIC segment
+    soname: bytes | None
+    needed: tuple[bytes, ...]
+    rpath: bytes | None
+    runpath: bytes | None
+    flags: tuple[str, ...]  # DT_FLAGS / DT_FLAGS_1 names
+
+
+class SystemFacts(NamedTuple):
+    """The target system an emulation ran against, as plain values (the loader's inputs)."""
+
+    root: str | None
+    default_dirs: tuple[str, ...]  # each ends in "/"
+    dst_lib: str
+    platform: str
+    hwcaps: tuple[str, ...]  # active glibc-hwcaps names, best first
+    glibc_version: tuple[int, int] | None
+    cache: str  # "/etc/ld.so.cache" or "none"
+    has_cache: bool
+    conf_dirs: tuple[str, ...]  # ld.so.conf directories (elfdeps' advice only: ld.so never reads it)
+
+
 class LoadedObject(NamedTuple):
     """One entry of the loader's namespace list (or a trace-mode "not found" fake)."""
 
@@ -93,14 +122,12 @@ class LoadedObject(NamedTuple):
     attempts: tuple[Attempt, ...] = ()
     nearby: tuple[NearbyMatch, ...] = ()
     required: bool = True  # False for a DT_AUXILIARY filtee, whose absence the loader ignores
-    elf: ElfFile | None = None
-    host_path: str | None = None
+    facts: ObjectFacts | None = None  # None when not found (or the interpreter could not be read)
+    host_path: str | None = None  # where its bytes are on this machine (inside --root), to read it again
 
     @property
     def soname(self) -> bytes | None:
-        if self.elf is None or self.elf.dynamic is None:
-            return None
-        return self.elf.dynamic.soname
+        return self.facts.soname if self.facts is not None else None
 
     @property
     def display_name(self) -> str:
@@ -142,7 +169,7 @@ class LoadResult(NamedTuple):
     edges: tuple[Edge, ...]
     error: LoadError | None
     warnings: tuple[str, ...] = ()
-    target: TargetSystem | None = None
+    system: SystemFacts | None = None
 
     @property
     def main(self) -> LoadedObject:

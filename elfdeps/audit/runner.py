@@ -10,22 +10,21 @@ from __future__ import annotations
 
 import fnmatch
 import os
-import stat
 from collections.abc import Callable, Iterable, Iterator
 from typing import NamedTuple
 
+from elfdeps.advice.nearby import explain_missing
 from elfdeps.audit.loading import loading_findings
 from elfdeps.audit.rpaths import rpath_findings
 from elfdeps.audit.rules import RULES, Finding, Severity
 from elfdeps.audit.symbols import symbol_findings
 from elfdeps.audit.versions import floor_findings, highest_versions
-from elfdeps.binding import bind
+from elfdeps.binding import BindingCache, bind
 from elfdeps.elf import constants as C
-from elfdeps.elf.cache import FileCache, OpenFailure
+from elfdeps.elf.cache import FileCache, OpenFailure, read_head
 from elfdeps.errors import ElfFormatError, InputError
-from elfdeps.loader.environment import LoaderEnv
+from elfdeps.loader.environment import LoaderEnv, TargetCache, TargetSystem
 from elfdeps.loader.graph import emulate
-from elfdeps.loader.nearby import explain_missing
 from elfdeps.model import LoadResult
 
 __all__ = ["AuditOptions", "AuditReport", "EntryOutcome", "audit", "find_elf_files"]
@@ -39,6 +38,7 @@ class AuditOptions(NamedTuple):
     ignores: tuple[tuple[str, str | None], ...] = ()  # (rule or "*", glob of the object path)
     floors: dict[str, tuple[int, ...]] | None = None  # family -> highest allowed version
     baseline: frozenset[FindingKey] = frozenset()
+    toolchains: tuple[str, ...] = ()  # Rust toolchain library directories, for "found elsewhere"
 
 
 class EntryOutcome(NamedTuple):
@@ -63,19 +63,8 @@ def _looks_like_loadable_elf(path: str) -> bool:
     """ELF magic and, when the header is there, an executable or shared object: object files (.o),
     core dumps and archives met in a directory walk are not programs to audit. A damaged header
     still counts, so that malformed-elf reports it."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    except OSError:
-        return False
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return False
-        head = os.read(fd, 18)
-    except OSError:
-        return False
-    finally:
-        os.close(fd)
-    if head[:4] != C.ELF_MAGIC:
+    head = read_head(path, 18)
+    if head is None or head[:4] != C.ELF_MAGIC:
         return False
     if len(head) < 18:
         return True
@@ -100,52 +89,71 @@ def find_elf_files(paths: Iterable[str]) -> Iterator[str]:
             raise InputError(f"{path}: No such file or directory")
 
 
-def _identity(files: FileCache, host_path: str | None) -> tuple[int, int] | None:
-    if host_path is None:
+def _identity(path: str | None) -> tuple[int, int] | None:
+    """The (st_dev, st_ino) the loader would know a file by, without reading it."""
+    if path is None:
         return None
-    opened = files.open(host_path)
-    return None if isinstance(opened, OpenFailure) else opened.identity
-
-
-def _audit_entry(path: str, options: AuditOptions, files: FileCache, audited: set[tuple[int, int]]) -> EntryOutcome:
     try:
-        result = emulate(path, options.env, files, check_shadowing=True)
-    except InputError as error:
-        opened = files.open(path)
-        looks_like_elf = not isinstance(opened, OpenFailure) and opened.data[:4] == C.ELF_MAGIC
-        if not (looks_like_elf and isinstance(error.__cause__, ElfFormatError)):
-            raise  # missing, unreadable, not ELF, an object file: the file cannot be audited at all
-        finding = Finding("malformed-elf", Severity.ERROR, path, f"not a readable ELF file: {error}", entry=path)
-        return EntryOutcome(path, (finding,), None, {})
-    result = explain_missing(result, files)
-    findings = loading_findings(result)
-    findings += list(rpath_findings(result))
-    if result.error is None:  # a loader stopped by a fatal error relocates nothing
-        findings += _binding_findings(path, result, files, audited)
-    elf = result.main.elf
-    highest: dict[str, str] = {}
-    if elf is not None:
-        highest = highest_versions(elf)
-        if options.floors:
-            findings += list(floor_findings(path, elf, options.floors))
-    return EntryOutcome(path, tuple(finding._replace(entry=path) for finding in findings), result, highest)
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return (st.st_dev, st.st_ino)
 
 
-def _binding_findings(path: str, result: LoadResult, files: FileCache, audited: set[tuple[int, int]]) -> list[Finding]:
-    """Bind this file's references, and those of loaded objects that are not audited on their own."""
-    requesters = frozenset(
-        obj.index
-        for obj in result.objects
-        if obj.found and (obj.index == 0 or _identity(files, obj.host_path) not in audited)
-    )
-    try:
-        report = bind(result, collect_interposition=True, requesters=requesters)
-    except ElfFormatError as error:
-        return [Finding("malformed-elf", Severity.ERROR, path, str(error))]
-    findings = symbol_findings(result, report, files)
-    for index, reason in report.unreadable:
-        findings.append(Finding("malformed-elf", Severity.ERROR, result.objects[index].path or path, reason))
-    return findings
+class _Run:
+    """The state of one audit: the run's caches and the identities of the audited files."""
+
+    def __init__(self, options: AuditOptions, audited: frozenset[tuple[int, int]]) -> None:
+        self.options = options
+        self.audited = audited
+        self.files = FileCache()
+        self.targets = TargetCache()
+        self.binding = BindingCache()
+
+    def audit_entry(self, path: str) -> EntryOutcome:
+        options, files = self.options, self.files
+        try:
+            result = emulate(path, options.env, files, self.targets, check_shadowing=True)
+        except InputError as error:
+            opened = files.open(path)
+            looks_like_elf = not isinstance(opened, OpenFailure) and opened.data[:4] == C.ELF_MAGIC
+            if not (looks_like_elf and isinstance(error.__cause__, ElfFormatError)):
+                raise  # missing, unreadable, not ELF, an object file: the file cannot be audited at all
+            finding = Finding("malformed-elf", Severity.ERROR, path, f"not a readable ELF file: {error}", entry=path)
+            return EntryOutcome(path, (finding,), None, {})
+        target = self.targets.of(result, options.env)
+        assert target is not None, "an emulated file has facts"
+        result = explain_missing(result, files, target, options.toolchains)
+        findings = loading_findings(result)
+        findings += list(rpath_findings(result, target))
+        if result.error is None:  # a loader stopped by a fatal error relocates nothing
+            findings += self._binding_findings(path, result, target)
+        highest: dict[str, str] = {}
+        if result.main.host_path is not None:
+            try:
+                elf = files.elf(result.main.host_path)
+                highest = highest_versions(elf)
+                if options.floors:
+                    findings += list(floor_findings(path, elf, options.floors))
+            except ElfFormatError as error:
+                findings.append(Finding("malformed-elf", Severity.ERROR, path, str(error)))
+        return EntryOutcome(path, tuple(finding._replace(entry=path) for finding in findings), result, highest)
+
+    def _binding_findings(self, path: str, result: LoadResult, target: TargetSystem) -> list[Finding]:
+        """Bind this file's references, and those of loaded objects that are not audited on their own."""
+        requesters = frozenset(
+            obj.index
+            for obj in result.objects
+            if obj.found and (obj.index == 0 or _identity(obj.host_path) not in self.audited)
+        )
+        try:
+            report = bind(result, self.files, cache=self.binding, collect_interposition=True, requesters=requesters)
+        except ElfFormatError as error:
+            return [Finding("malformed-elf", Severity.ERROR, path, str(error))]
+        findings = symbol_findings(result, report, self.files, target)
+        for index, reason in report.unreadable:
+            findings.append(Finding("malformed-elf", Severity.ERROR, result.objects[index].path or path, reason))
+        return findings
 
 
 def _ignored(finding: Finding, ignores: tuple[tuple[str, str | None], ...]) -> bool:
@@ -162,14 +170,14 @@ def _ignored(finding: Finding, ignores: tuple[tuple[str, str | None], ...]) -> b
 def audit(
     paths: Iterable[str], options: AuditOptions, progress: Callable[[int, int, str], None] | None = None
 ) -> AuditReport:
-    files = FileCache()
     entry_paths = list(find_elf_files(paths))
-    audited = {identity for identity in (_identity(files, path) for path in entry_paths) if identity}
+    audited = frozenset(identity for identity in map(_identity, entry_paths) if identity is not None)
+    run = _Run(options, audited)
     entries = []
     for number, path in enumerate(entry_paths, 1):
         if progress is not None:
             progress(number, len(entry_paths), path)
-        entries.append(_audit_entry(path, options, files, audited))
+        entries.append(run.audit_entry(path))
     unique: dict[FindingKey, Finding] = {}
     suppressed = 0
     for entry in entries:

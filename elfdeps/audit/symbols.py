@@ -10,36 +10,35 @@ from elfdeps.audit.rules import RULES, Finding, Severity
 from elfdeps.binding import Binding, BindingReport, VersionProblemKind, definitions
 from elfdeps.elf.cache import FileCache, OpenFailure
 from elfdeps.elf.relocations import RelocClass
+from elfdeps.elf.symbols import is_exported
 from elfdeps.errors import ElfFormatError
+from elfdeps.loader.environment import TargetSystem
 from elfdeps.model import DependencyKind, LoadResult, Via
 
 __all__ = ["symbol_findings"]
-
-STB_LOCAL = 0
-STV_HIDDEN, STV_INTERNAL = 2, 1
 
 
 def _path(result: LoadResult, index: int) -> str:
     return result.objects[index].path or result.main_path
 
 
-def _where_hidden(result: LoadResult, name: bytes) -> list[str]:
+def _where_hidden(result: LoadResult, files: FileCache, name: bytes) -> list[str]:
     """Loaded objects that define ``name`` but keep it local or hidden (.dynsym, else .symtab)."""
     hidden = {
         definition.object
-        for definition in definitions(result, name)
+        for definition in definitions(result, files, name)
         if not definition.exported or definition.symbol.hidden_version
     }
     places = []
     for obj in result.objects:
         if obj.index in hidden:
             places.append(obj.path or "")
-        elif obj.found and obj.elf is not None:
+        elif obj.found and obj.host_path is not None:
             try:
-                local = obj.elf.static_definitions.get(name)
+                local = files.elf(obj.host_path).static_definitions.get(name)
             except ElfFormatError:
                 continue
-            if local is not None and (local[0] == STB_LOCAL or local[1] in (STV_HIDDEN, STV_INTERNAL)):
+            if local is not None and not is_exported(*local):
                 places.append(obj.path or "")
     return places
 
@@ -47,11 +46,12 @@ def _where_hidden(result: LoadResult, name: bytes) -> list[str]:
 MAX_NEIGHBOURS = 200
 
 
-def _unloaded_definers(result: LoadResult, requester: int, name: bytes, files: FileCache) -> list[str]:
+def _unloaded_definers(
+    result: LoadResult, requester: int, name: bytes, files: FileCache, target: TargetSystem
+) -> list[str]:
     """Shared libraries next to the requester (or the audited file) that export ``name`` but are not
     loaded: a build tree's forgotten library. System directories are not scanned (too big to matter)."""
-    target = result.target
-    system = {d.rstrip("/") for d in target.default_dirs} | set(target.conf_dirs) if target is not None else set()
+    system = {d.rstrip("/") for d in target.default_dirs} | set(target.conf_dirs)
     loaded = {os.path.realpath(obj.host_path) for obj in result.objects if obj.host_path}
     directories = {
         os.path.dirname(result.objects[requester].host_path or result.main_path),
@@ -87,7 +87,9 @@ def _exports(path: str, files: FileCache) -> frozenset[bytes]:
         return frozenset()
 
 
-def _missing_symbols(result: LoadResult, report: BindingReport, files: FileCache) -> Iterator[Finding]:
+def _missing_symbols(
+    result: LoadResult, report: BindingReport, files: FileCache, target: TargetSystem
+) -> Iterator[Finding]:
     scope = [os.path.basename(obj.path or result.main_path) for obj in result.objects if obj.found]
     searched = ", ".join(scope[:8]) + (f" and {len(scope) - 8} more" if len(scope) > 8 else "")
     seen: set[tuple[int, bytes, bytes | None]] = set()
@@ -106,8 +108,8 @@ def _missing_symbols(result: LoadResult, report: BindingReport, files: FileCache
             if binding.lazy
             else "fails at start-up"
         )
-        hidden = _where_hidden(result, binding.symbol)
-        unloaded = _unloaded_definers(result, binding.requester, binding.symbol, files)
+        hidden = _where_hidden(result, files, binding.symbol)
+        unloaded = _unloaded_definers(result, binding.requester, binding.symbol, files, target)
         detail = f"; defined but not exported (local or hidden) in {', '.join(hidden)}" if hidden else ""
         if unloaded:
             detail += f"; exported by {', '.join(unloaded)}, which nothing loads"
@@ -232,9 +234,9 @@ def _unused_and_underlinked(result: LoadResult, report: BindingReport) -> Iterat
             )
 
 
-def symbol_findings(result: LoadResult, report: BindingReport, files: FileCache) -> list[Finding]:
+def symbol_findings(result: LoadResult, report: BindingReport, files: FileCache, target: TargetSystem) -> list[Finding]:
     return [
-        *_missing_symbols(result, report, files),
+        *_missing_symbols(result, report, files, target),
         *_missing_versions(result, report),
         *_interposed(result, report),
         *_unused_and_underlinked(result, report),

@@ -7,7 +7,7 @@ file's class/machine and the (sys)root. Search code never reads ``os.environ``.
 
 from __future__ import annotations
 
-import functools
+import os
 import re
 from typing import NamedTuple
 
@@ -16,8 +16,9 @@ from elfdeps.loader import hwcaps
 from elfdeps.loader.fs import RootFS
 from elfdeps.loader.ldcache import LdCache, read_ld_cache
 from elfdeps.loader.ldconf import read_ld_so_conf
+from elfdeps.model import LoadResult, SystemFacts
 
-__all__ = ["LoaderEnv", "TargetSystem", "describe_target"]
+__all__ = ["LoaderEnv", "TargetCache", "TargetSystem", "describe_target"]
 
 
 class LoaderEnv(NamedTuple):
@@ -79,6 +80,20 @@ class TargetSystem(NamedTuple):
     # Subdirectory prefixes tried in every search directory, in order; "" is the directory itself.
     probe_prefixes: tuple[str, ...] = ("",)
 
+    def facts(self) -> SystemFacts:
+        """The plain values of this target, for results and reports."""
+        return SystemFacts(
+            root=self.fs.root,
+            default_dirs=self.default_dirs,
+            dst_lib=self.dst_lib,
+            platform=self.platform,
+            hwcaps=tuple(prefix.split("/")[1] for prefix in self.hwcaps_subdirs),
+            glibc_version=self.glibc_version,
+            cache=self.cache_source,
+            has_cache=self.cache is not None,
+            conf_dirs=self.conf_dirs,
+        )
+
 
 _GLIBC_VERSION = re.compile(rb"release version (\d+)\.(\d+)")
 _PATH_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.+-/")
@@ -129,12 +144,10 @@ def _read_interpreter(fs: RootFS, interpreter: str) -> _InterpreterFacts:
     return _InterpreterFacts(version, _system_dirs(data))
 
 
-@functools.lru_cache(maxsize=16)
 def describe_target(
     env: LoaderEnv, elf_class: int, machine: int, byte_order: str, interpreter: str | None = None
 ) -> TargetSystem:
-    """Derive the target's loader facts; every value can be overridden through ``env``. Memoised:
-    an audit of a thousand files reads the cache, ld.so.conf and the interpreter once.
+    """Derive the target's loader facts; every value can be overridden through ``env``.
 
     The default directories and glibc version come from the target's own ld.so (the file's
     PT_INTERP, else the ABI's usual interpreter); without a readable ld.so, from the directory layout.
@@ -190,3 +203,28 @@ def describe_target(
         conf_dirs=conf_dirs,
         probe_prefixes=(*hwcaps_subdirs, *legacy, ""),
     )
+
+
+class TargetCache:
+    """The targets one run has described: an audit of a thousand files reads the cache, ld.so.conf,
+    /proc/cpuinfo and the interpreter once per kind of file, not once per file."""
+
+    def __init__(self) -> None:
+        self._known: dict[tuple[LoaderEnv, int, int, str, str | None], TargetSystem] = {}
+
+    def describe(
+        self, env: LoaderEnv, elf_class: int, machine: int, byte_order: str, interpreter: str | None = None
+    ) -> TargetSystem:
+        key = (env, elf_class, machine, byte_order, interpreter)
+        known = self._known.get(key)
+        if known is None:
+            known = self._known[key] = describe_target(env, elf_class, machine, byte_order, interpreter)
+        return known
+
+    def of(self, result: LoadResult, env: LoaderEnv) -> TargetSystem | None:
+        """The target a result was emulated against (described again only if this cache never saw it)."""
+        facts = result.main.facts
+        if facts is None:
+            return None
+        interpreter = os.fsdecode(facts.interpreter) if facts.interpreter else None
+        return self.describe(env, facts.elf_class, facts.e_machine, facts.byte_order, interpreter)

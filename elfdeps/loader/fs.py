@@ -13,6 +13,8 @@ import glob
 import os
 import stat
 
+from elfdeps.elf.cache import read_head
+
 __all__ = ["RootFS"]
 
 MAX_SYMLINKS = 40  # Linux's limit; more gives ELOOP as the kernel would
@@ -91,19 +93,12 @@ class RootFS:
         return sorted((directory or "") + "/" + os.path.basename(match) for match in matches)
 
     def read_bytes(self, path: str, limit: int = 1 << 20) -> bytes | None:
+        """Up to ``limit`` bytes of a regular file (never a FIFO or device), None when unreadable."""
         try:
             host = self.host_path(path)
-            fd = os.open(host, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
         except OSError:
             return None
-        try:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                return None
-            return os.read(fd, limit)
-        except OSError:
-            return None
-        finally:
-            os.close(fd)
+        return read_head(host, limit)
 
     def listdir(self, path: str) -> list[str]:
         try:

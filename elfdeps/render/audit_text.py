@@ -7,6 +7,7 @@ from typing import TextIO
 
 from elfdeps.audit.rules import Finding, Severity
 from elfdeps.audit.runner import AuditReport
+from elfdeps.render.printable import shown
 from elfdeps.render.text import Palette
 
 __all__ = ["render_audit"]
@@ -26,18 +27,18 @@ def render_audit(report: AuditReport, out: TextIO, palette: Palette, show_versio
     for finding in report.findings:
         by_object.setdefault(finding.object, []).append(finding)
     for path in sorted(by_object, key=lambda p: (-max(f.severity.rank for f in by_object[p]), p)):
-        out.write(palette.name(path) + "\n")
+        out.write(palette.name(shown(path)) + "\n")
         for finding in sorted(by_object[path], key=lambda f: (-f.severity.rank, f.rule, f.message)):
-            out.write(f"  {_label(finding.severity, palette)} {finding.rule}: {finding.message}\n")
+            out.write(f"  {_label(finding.severity, palette)} {finding.rule}: {shown(finding.message)}\n")
             if finding.hint:
-                out.write(palette.dim(f"          hint: {finding.hint}") + "\n")
+                out.write(palette.dim(f"          hint: {shown(finding.hint)}") + "\n")
     if show_versions:
         versioned = [entry for entry in report.entries if entry.highest_versions]
         if versioned:
             out.write(palette.dim("highest required symbol versions:") + "\n")
             for entry in versioned:
                 versions = ", ".join(f"{v}" for _family, v in sorted(entry.highest_versions.items()))
-                out.write(palette.dim(f"  {entry.path}: {versions}") + "\n")
+                out.write(palette.dim(f"  {shown(entry.path)}: {shown(versions)}") + "\n")
     counts = {severity: 0 for severity in Severity}
     for finding in report.findings:
         counts[finding.severity] += 1
