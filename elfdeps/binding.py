@@ -30,6 +30,7 @@ __all__ = [
     "VersionProblem",
     "VersionProblemKind",
     "bind",
+    "definers",
     "definitions",
     "winner",
 ]
@@ -420,21 +421,44 @@ class Definition(NamedTuple):
     exported: bool  # global/weak/unique with default or protected visibility: it can bind
 
 
-def definitions(result: LoadResult, files: FileCache, name: bytes) -> list[Definition]:
-    """Every loaded object's definitions of ``name``, in scope order, exported or not."""
-    found: list[Definition] = []
-    for index, _elf, table in _Scope(result, files).members:
+def _definition(table: SymbolTable, index: int, symbol_index: int) -> Definition | None:
+    symbol = table.symbol(symbol_index)
+    if symbol.shndx == C.SHN_UNDEF:
+        return None
+    entry = table.versions().get(symbol.version_index) if table.has_versym else None
+    version = entry.name if entry is not None and symbol.version_index > 1 else None
+    return Definition(index, symbol, version, symbol.is_exported)
+
+
+def definers(result: LoadResult, files: FileCache, names: set[bytes]) -> dict[bytes, list[Definition]]:
+    """Every loaded object's .dynsym definitions of each name, in scope order, exported or not.
+
+    Few names are looked up through each object's hash table; many (a deep chain where every object
+    misses one) through one pass over every table: the cost stays linear in the scope's symbols.
+    """
+    found: dict[bytes, list[Definition]] = {}
+    members = _Scope(result, files).members
+    scan = len(names) * len(members) > sum(table.count for _index, _elf, table in members)
+    for index, _elf, table in members:
         try:
-            for symbol_index in table.find(name):
-                symbol = table.symbol(symbol_index)
-                if symbol.shndx == C.SHN_UNDEF:
-                    continue
-                entry = table.versions().get(symbol.version_index) if table.has_versym else None
-                version = entry.name if entry is not None and symbol.version_index > 1 else None
-                found.append(Definition(index, symbol, version, symbol.is_exported))
+            if scan:
+                hits: list[tuple[bytes, int]] = [
+                    (table.symbol(i).name, i) for i in range(1, table.count) if table.symbol(i).name in names
+                ]
+            else:
+                hits = [(name, i) for name in names for i in table.find(name)]
+            for name, symbol_index in hits:
+                definition = _definition(table, index, symbol_index)
+                if definition is not None:
+                    found.setdefault(name, []).append(definition)
         except ElfFormatError:
             continue
     return found
+
+
+def definitions(result: LoadResult, files: FileCache, name: bytes) -> list[Definition]:
+    """Every loaded object's definitions of ``name``, in scope order, exported or not."""
+    return definers(result, files, {name}).get(name, [])
 
 
 def winner(result: LoadResult, files: FileCache, name: bytes) -> int | None:

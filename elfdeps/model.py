@@ -183,6 +183,3 @@ class LoadResult(NamedTuple):
     @property
     def ok(self) -> bool:
         return self.error is None and not self.missing
-
-    def edges_from(self, index: int) -> tuple[Edge, ...]:
-        return tuple(edge for edge in self.edges if edge.requester == index)

@@ -129,10 +129,10 @@ def _near(path: str, relative: bool) -> str:
     if not relative:
         return directory
     try:
-        relative = os.path.relpath(directory)
+        below = os.path.relpath(directory)
     except ValueError:
         return directory
-    return relative if not relative.startswith("..") else directory
+    return below if not below.startswith("..") else directory
 
 
 def _missing_note(obj: LoadedObject, relative: bool) -> str:
