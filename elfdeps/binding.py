@@ -10,8 +10,6 @@ references match their version (hidden ones too), unversioned ones follow the in
 from __future__ import annotations
 
 import os
-from enum import StrEnum
-from typing import NamedTuple
 
 from elfdeps.elf import constants as C
 from elfdeps.elf.cache import FileCache
@@ -20,6 +18,7 @@ from elfdeps.elf.reader import ElfFile
 from elfdeps.elf.relocations import RelocClass
 from elfdeps.elf.symbols import Symbol
 from elfdeps.errors import ElfFormatError
+from elfdeps.facts import Fact, Symbolic
 from elfdeps.model import LoadResult, Via
 
 __all__ = [
@@ -38,7 +37,7 @@ __all__ = [
 SMALL_TABLE = 8192  # symbols: below this, a set of exported names is cheaper than hash-table probes
 
 
-class Binding(NamedTuple):
+class Binding(Fact):
     """Where one symbol reference of one object binds."""
 
     requester: int  # object index in load order
@@ -60,13 +59,13 @@ class Binding(NamedTuple):
         return self.target is None and not self.weak_reference
 
 
-class VersionProblemKind(StrEnum):
+class VersionProblemKind(Symbolic):
     MISSING = "missing"  # version 'X' not found (required by Y): fatal
     WEAK_MISSING = "weak-missing"  # weak version 'X' not found: a warning
     NO_VERSION_INFO = "no-version-info"  # the library defines no versions at all: a warning
 
 
-class VersionProblem(NamedTuple):
+class VersionProblem(Fact):
     requester: int
     library: int
     file: bytes
@@ -75,19 +74,19 @@ class VersionProblem(NamedTuple):
     symbols: tuple[bytes, ...]  # the requester's symbols that use this version
 
 
-class BindingReport(NamedTuple):
+class BindingReport(Fact):
     bindings: tuple[Binding, ...]
     version_problems: tuple[VersionProblem, ...]
     unreadable: tuple[tuple[int, str], ...]  # objects whose symbols could not be read, and why
 
 
-class _Required(NamedTuple):
+class _Required(Fact):
     name: bytes
     hash: int
     hidden: bool
 
 
-class _Reference(NamedTuple):
+class _Reference(Fact):
     """A symbol reference with everything the lookup needs, prepared once per file."""
 
     name: bytes
@@ -412,7 +411,7 @@ def bind(
     return BindingReport(tuple(bindings), tuple(_check_versions(result, scope, requesters)), tuple(unreadable))
 
 
-class Definition(NamedTuple):
+class Definition(Fact):
     """A .dynsym definition of a name in one loaded object."""
 
     object: int

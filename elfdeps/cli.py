@@ -4,16 +4,17 @@ outcomes into an exit code (DESIGN.md §4): 0 all found, 1 problems found, 2 usa
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, NamedTuple, TextIO
 
-from elfdeps import __version__
+from elfdeps.arguments import Arguments, parse
 from elfdeps.errors import ElfdepsError, InputError, UsageError
+from elfdeps.facts import TYPE_CHECKING, Fact
 
 if TYPE_CHECKING:  # imported lazily at run time: start-up stays lean
+    from typing import TextIO
+
     from elfdeps.advice.fix import CombinedFix
     from elfdeps.audit.runner import AuditOptions, FindingKey
     from elfdeps.elf.cache import FileCache
@@ -23,88 +24,6 @@ if TYPE_CHECKING:  # imported lazily at run time: start-up stays lean
 __all__ = ["main"]
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]
-        command = self.prog.split()[-1]
-        see = "elfdeps --help" if command == "elfdeps" else f"elfdeps {command} --help"
-        raise UsageError(f"{message} (see '{see}')")
-
-
-def _add_resolution_options(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("resolution (what the analysed program would be started with)")
-    group.add_argument("--root", metavar="DIR", help="analyse a sysroot: its ld.so.cache, ld.so.conf, default dirs")
-    group.add_argument("--ld-library-path", metavar="PATHS", help="LD_LIBRARY_PATH (default: the environment's)")
-    group.add_argument("--preload", metavar="LIBS", help="LD_PRELOAD (default: the environment's)")
-    group.add_argument("--no-env", action="store_true", help="ignore LD_LIBRARY_PATH/LD_PRELOAD of this environment")
-    group.add_argument("--secure", action="store_true", help="setuid semantics (AT_SECURE)")
-    group.add_argument("--inhibit-cache", action="store_true", help="ignore ld.so.cache (ld.so --inhibit-cache)")
-    group.add_argument("--platform", metavar="P", help="value of $PLATFORM (default: from this CPU)")
-    group.add_argument("--lib", metavar="L", help="value of $LIB (default: from the target's layout)")
-    group.add_argument("--default-dirs", metavar="D1:D2", help="the loader's system directories")
-    group.add_argument("--hwcaps", metavar="A:B", help="active glibc-hwcaps subdirectories, best first ('' for none)")
-    group.add_argument("--glibc", metavar="X.Y", help="target glibc version (default: read from its ld.so)")
-    group.add_argument("--no-preload-file", action="store_true", help="ignore the root's /etc/ld.so.preload")
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(
-        prog="elfdeps",
-        description="What an ELF program will load, from where, why, and what will break (never running it).",
-    )
-    parser.add_argument("--version", action="version", version=f"elfdeps {__version__}")
-    parser.add_argument("--traceback", action="store_true", help="show the Python traceback of internal errors")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-
-    listing = commands.add_parser("list", help="ldd-compatible flat list in load order (never runs FILE)")
-    listing.add_argument("file", metavar="FILE")
-    listing.add_argument("--json", action="store_true", help="one JSON object (schema_version 2) on stdout")
-    _add_resolution_options(listing)
-
-    tree = commands.add_parser("tree", help="dependency tree: how each library was found, what was tried")
-    tree.add_argument("files", metavar="FILE", nargs="+")
-    tree.add_argument("--json", action="store_true", help="one JSON object (schema_version 2) on stdout")
-    tree.add_argument("-a", "--all", action="store_true", help="every reference, subtrees repeated (lddtree -a)")
-    tree.add_argument("-p", "--path", action="store_true", help="show each library's path, not only its name")
-    tree.add_argument("-v", "--verbose", action="store_true", help="every place tried for each library not found")
-    tree.add_argument("--max-depth", type=_depth, metavar="N", help="draw N levels below the file")
-    tree.add_argument("--hide", action="append", default=[], metavar="GLOB", help="leave out matching libraries")
-    tree.add_argument("--hide-system", action="store_true", help="leave out libraries the system provides")
-    tree.add_argument("--ascii", action="store_true", help="ASCII branches even on a UTF-8 terminal")
-    _add_resolution_options(tree)
-    audit = commands.add_parser("audit", help="pre-release gate: missing libraries, symbols, versions, RPATHs")
-    audit.add_argument("paths", metavar="PATH", nargs="+", help="files or directories (walked; non-ELF skipped)")
-    audit.add_argument("--format", choices=("text", "json", "sarif"), default=None, help="output format (text)")
-    audit.add_argument("--json", action="store_true", help="same as --format json")
-    audit.add_argument("--fail-on", choices=("error", "warning", "info"), help="exit 1 at this severity (error)")
-    audit.add_argument("--ignore", action="append", default=[], metavar="RULE[:GLOB]", help="drop findings")
-    audit.add_argument("--max-version", action="append", default=[], metavar="FAMILY=X.Y", help="version floor")
-    audit.add_argument("--baseline", metavar="FILE", help="a saved JSON report: its findings do not fail")
-    audit.add_argument("--config", metavar="FILE", help="settings file (default: elfdeps.toml or pyproject.toml)")
-    audit.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE instead of stdout")
-    audit.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
-    _add_resolution_options(audit)
-
-    symbols = commands.add_parser("symbols", help="where each undefined symbol binds (like LD_DEBUG=bindings)")
-    symbols.add_argument("file", metavar="FILE")
-    symbols.add_argument("--missing", action="store_true", help="only references nothing defines")
-    symbols.add_argument("--defines", metavar="NAME", help="which loaded objects define NAME, and which wins")
-    symbols.add_argument("--json", action="store_true", help="one JSON object on stdout")
-    _add_resolution_options(symbols)
-    for sub in (listing, tree, audit, symbols):
-        sub.add_argument("--traceback", action="store_true", help=argparse.SUPPRESS)
-    return parser
-
-
-def _depth(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"wants a number of levels (0 or more), not {text!r}")
-    return value
 
 
 def _glibc_version(text: str | None) -> tuple[int, int] | None:
@@ -121,7 +40,7 @@ def _split_paths(value: str | None) -> tuple[str, ...] | None:
     return tuple(part for part in value.split(":") if part) if value is not None else None
 
 
-def _loader_env(args: argparse.Namespace) -> LoaderEnv:
+def _loader_env(args: Arguments) -> LoaderEnv:
     from elfdeps.loader.environment import LoaderEnv
 
     if args.root is not None and not os.path.isdir(args.root):
@@ -182,7 +101,7 @@ def _combined_fix(
     return combined_fix(result, env, files, targets, toolchains)
 
 
-class _Outcome(NamedTuple):
+class _Outcome(Fact):
     """What a command found."""
 
     problems: bool
@@ -193,7 +112,7 @@ def _exit_code(outcome: _Outcome) -> int:
     return EXIT_PROBLEMS if outcome.problems else EXIT_OK
 
 
-def _command_list(args: argparse.Namespace, out: TextIO, err: TextIO) -> _Outcome:
+def _command_list(args: Arguments, out: TextIO, err: TextIO) -> _Outcome:
     from elfdeps.elf.cache import FileCache
     from elfdeps.loader.environment import TargetCache
     from elfdeps.loader.graph import emulate
@@ -213,7 +132,7 @@ def _command_list(args: argparse.Namespace, out: TextIO, err: TextIO) -> _Outcom
     return _Outcome(problems=not result.ok)
 
 
-def _command_tree(args: argparse.Namespace, out: TextIO, err: TextIO) -> _Outcome:
+def _command_tree(args: Arguments, out: TextIO, err: TextIO) -> _Outcome:
     from elfdeps.advice.nearby import explain_missing
     from elfdeps.elf.cache import FileCache
     from elfdeps.loader.environment import TargetCache
@@ -221,12 +140,14 @@ def _command_tree(args: argparse.Namespace, out: TextIO, err: TextIO) -> _Outcom
 
     env = _loader_env(args)
     files, targets = FileCache(), TargetCache()
-    toolchains = _toolchains()
+    toolchains: tuple[str, ...] = ()  # looked up only once a library is missing
     results = []
     fixes = []
     for path in args.files:
         result = emulate(_main_path(path, args.root), env, files, targets, check_shadowing=True)
-        result = explain_missing(result, files, targets.of(result, env), toolchains)
+        if not all(obj.found for obj in result.objects):
+            toolchains = toolchains or _toolchains()
+            result = explain_missing(result, files, targets.of(result, env), toolchains)
         results.append(result)
         fixes.append(_combined_fix(result, env, files, targets, toolchains))
     if args.json:
@@ -253,7 +174,7 @@ def _command_tree(args: argparse.Namespace, out: TextIO, err: TextIO) -> _Outcom
     return _Outcome(problems=any(not result.ok for result in results))
 
 
-def _audit_options(args: argparse.Namespace) -> AuditOptions:
+def _audit_options(args: Arguments) -> AuditOptions:
     from elfdeps.audit.config import find_config, load_config
     from elfdeps.audit.rules import RULES, Severity
     from elfdeps.audit.runner import AuditOptions
@@ -305,7 +226,7 @@ def _read_baseline(path: str) -> frozenset[FindingKey]:
         raise InputError(f"{path}: not an elfdeps JSON report usable as a baseline ({error})") from error
 
 
-def _command_audit(args: argparse.Namespace, out: TextIO, err: TextIO) -> _Outcome:
+def _command_audit(args: Arguments, out: TextIO, err: TextIO) -> _Outcome:
     from elfdeps.audit.runner import audit
 
     options = _audit_options(args)
@@ -345,7 +266,7 @@ def _command_audit(args: argparse.Namespace, out: TextIO, err: TextIO) -> _Outco
     return _Outcome(problems=report.fails(options.fail_on))
 
 
-def _command_symbols(args: argparse.Namespace, out: TextIO, err: TextIO) -> _Outcome:
+def _command_symbols(args: Arguments, out: TextIO, err: TextIO) -> _Outcome:
     from elfdeps.binding import bind, definitions, winner
     from elfdeps.elf.cache import FileCache
     from elfdeps.loader.graph import emulate
@@ -384,9 +305,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
     arguments = list(sys.argv[1:] if argv is None else argv)
     traceback_wanted = "--traceback" in arguments
     try:
-        args = _parser().parse_args(arguments)
-        if args.command is None:
-            raise UsageError("a command is needed: list, tree, audit or symbols (see 'elfdeps --help')")
+        args = parse(arguments)
         command = {
             "list": _command_list,
             "tree": _command_tree,

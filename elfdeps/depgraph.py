@@ -9,9 +9,7 @@ bitsets over the graph's strongly connected components.
 
 from __future__ import annotations
 
-from enum import StrEnum
-from typing import NamedTuple
-
+from elfdeps.facts import Fact, Symbolic
 from elfdeps.model import DependencyKind, Edge, LoadResult
 
 __all__ = ["DependencyIndex", "NodeRole", "TreeNode", "dependency_tree"]
@@ -100,7 +98,7 @@ class DependencyIndex:
         return component, closures
 
 
-class NodeRole(StrEnum):
+class NodeRole(Symbolic):
     ROOT = "root"
     LOADS = "loads"  # the entry that made the loader load the object: its dependencies follow
     REPEAT = "repeat"  # a later reference to an object shown elsewhere (only in the full view)
@@ -108,7 +106,7 @@ class NodeRole(StrEnum):
     NOT_FOUND = "not-found"
 
 
-class TreeNode(NamedTuple):
+class TreeNode(Fact):
     """One line of the dependency tree, in pre-order."""
 
     parent: int | None  # position of the parent node in the list; None for the root
@@ -153,12 +151,14 @@ def dependency_tree(
             obj = objects[target]
             if not obj.found:
                 role = NodeRole.NOT_FOUND
+            elif target in on_path:
+                if not full:
+                    continue
+                role = NodeRole.CYCLE
             elif obj.needed_by == edge.requester and target not in expanded:
                 role = NodeRole.LOADS
             elif not full:
                 continue  # shown once, where it was loaded
-            elif target in on_path:
-                role = NodeRole.CYCLE
             else:
                 role = NodeRole.REPEAT
             parent = nodes[position]

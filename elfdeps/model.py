@@ -5,8 +5,8 @@ objects in load order and the DT_NEEDED edges between them. Renderers and audit 
 from __future__ import annotations
 
 import os
-from enum import StrEnum
-from typing import NamedTuple
+
+from elfdeps.facts import Fact, Symbolic
 
 __all__ = [
     "Attempt",
@@ -23,7 +23,7 @@ __all__ = [
 ]
 
 
-class Via(StrEnum):
+class Via(Symbolic):
     """How the loader came to an object (the `via` of the JSON contract)."""
 
     MAIN = "main"
@@ -37,7 +37,7 @@ class Via(StrEnum):
     DIRECT = "direct"  # a name containing '/', opened as given
 
 
-class Outcome(StrEnum):
+class Outcome(Symbolic):
     """What happened at one candidate path."""
 
     FOUND = "found"
@@ -49,14 +49,14 @@ class Outcome(StrEnum):
     ERROR = "error"
 
 
-class DependencyKind(StrEnum):
+class DependencyKind(Symbolic):
     NEEDED = "needed"
     FILTER = "filter"
     AUXILIARY = "auxiliary"
     PRELOAD = "preload"
 
 
-class Attempt(NamedTuple):
+class Attempt(Fact):
     """One candidate path the loader tried, in order."""
 
     path: str
@@ -67,7 +67,7 @@ class Attempt(NamedTuple):
     detail: str | None = None
 
 
-class NearbyMatch(NamedTuple):
+class NearbyMatch(Fact):
     """A file with the missing name found outside the search path, and what would make it found."""
 
     path: str
@@ -77,7 +77,7 @@ class NearbyMatch(NamedTuple):
     note: str | None = None  # e.g. "in an ld.so.conf directory but not in ld.so.cache: run ldconfig"
 
 
-class ObjectFacts(NamedTuple):
+class ObjectFacts(Fact):
     """What a loaded file says about itself, read once by the emulation (renderers never read ELF)."""
 
     elf_class: int  # 32 or 64
@@ -94,7 +94,7 @@ class ObjectFacts(NamedTuple):
     flags: tuple[str, ...]  # DT_FLAGS / DT_FLAGS_1 names
 
 
-class SystemFacts(NamedTuple):
+class SystemFacts(Fact):
     """The target system an emulation ran against, as plain values (the loader's inputs)."""
 
     root: str | None
@@ -105,10 +105,9 @@ class SystemFacts(NamedTuple):
     glibc_version: tuple[int, int] | None
     cache: str  # "/etc/ld.so.cache" or "none"
     has_cache: bool
-    conf_dirs: tuple[str, ...]  # ld.so.conf directories (elfdeps' advice only: ld.so never reads it)
 
 
-class LoadedObject(NamedTuple):
+class LoadedObject(Fact):
     """One entry of the loader's namespace list (or a trace-mode "not found" fake)."""
 
     index: int  # type: ignore[assignment]  # position in load order (0: the main file); shadows tuple.index
@@ -134,7 +133,7 @@ class LoadedObject(NamedTuple):
         return os.fsdecode(self.name)
 
 
-class Edge(NamedTuple):
+class Edge(Fact):
     """One DT_NEEDED/DT_FILTER/DT_AUXILIARY entry (or a preload) and what it resolved to."""
 
     requester: int
@@ -146,7 +145,7 @@ class Edge(NamedTuple):
     shadowed_path: str | None = None  # the different file this requester's own search would find
 
 
-class LoadError(NamedTuple):
+class LoadError(Fact):
     """A fatal error that makes the real loader stop (it would print nothing else)."""
 
     name: str  # the requested name
@@ -161,7 +160,7 @@ class LoadError(NamedTuple):
         return self.path if self.names_path and self.path else self.name
 
 
-class LoadResult(NamedTuple):
+class LoadResult(Fact):
     """Everything one emulated program start produced, in load order."""
 
     main_path: str

@@ -13,10 +13,10 @@ advice edits them).
 from __future__ import annotations
 
 import os
-from typing import NamedTuple
 
 from elfdeps.advice.nearby import explain_missing
 from elfdeps.elf.cache import FileCache
+from elfdeps.facts import Fact
 from elfdeps.loader.environment import LoaderEnv, TargetCache
 from elfdeps.loader.graph import emulate
 from elfdeps.model import LoadResult
@@ -26,7 +26,7 @@ __all__ = ["CombinedFix", "cargo_target_dir", "combined_fix"]
 MAX_ROUNDS = 6  # each round can only add directories; real trees settle in two or three
 
 
-class CombinedFix(NamedTuple):
+class CombinedFix(Fact):
     """What one LD_LIBRARY_PATH achieves for a program with missing libraries."""
 
     directories: tuple[str, ...]  # in search order

@@ -8,7 +8,6 @@ a stale ld.so.cache).
 
 from __future__ import annotations
 
-import glob
 import os
 from collections.abc import Mapping
 
@@ -33,9 +32,24 @@ def _children(target: TargetSystem, directory: str, limit: int = 64) -> list[str
 def rust_toolchain_dirs(environ: Mapping[str, str]) -> tuple[str, ...]:
     """The library directories of the installed Rust toolchains (``RUSTUP_HOME``, default ~/.rustup)."""
     home = environ.get("RUSTUP_HOME") or os.path.join(environ.get("HOME") or os.path.expanduser("~"), ".rustup")
-    dirs = sorted(glob.glob(os.path.join(glob.escape(home), "toolchains", "*", "lib", "rustlib", "*", "lib")))
-    dirs += sorted(glob.glob(os.path.join(glob.escape(home), "toolchains", "*", "lib")))
+    toolchains = [os.path.join(home, "toolchains", name) for name in _listdir(os.path.join(home, "toolchains"))]
+    dirs = [
+        os.path.join(toolchain, "lib", "rustlib", target, "lib")
+        for toolchain in toolchains
+        for target in _listdir(os.path.join(toolchain, "lib", "rustlib"))
+        if os.path.isdir(os.path.join(toolchain, "lib", "rustlib", target, "lib"))
+    ]
+    dirs += [
+        os.path.join(toolchain, "lib") for toolchain in toolchains if os.path.isdir(os.path.join(toolchain, "lib"))
+    ]
     return tuple(dirs)
+
+
+def _listdir(directory: str) -> list[str]:
+    try:
+        return sorted(os.listdir(directory))
+    except OSError:
+        return []
 
 
 def _candidate_directories(target: TargetSystem, starts: list[str], toolchains: tuple[str, ...]) -> list[str]:

@@ -6,13 +6,12 @@ where the rule table says so (e.g. a weak version only warns).
 
 from __future__ import annotations
 
-from enum import StrEnum
-from typing import NamedTuple
+from elfdeps.facts import Fact, Symbolic
 
 __all__ = ["RULES", "Finding", "Rule", "Severity"]
 
 
-class Severity(StrEnum):
+class Severity(Symbolic):
     ERROR = "error"
     WARNING = "warning"
     INFO = "info"
@@ -22,7 +21,7 @@ class Severity(StrEnum):
         return {"error": 3, "warning": 2, "info": 1}[self.value]
 
 
-class Rule(NamedTuple):
+class Rule(Fact):
     id: str
     severity: Severity
     summary: str
@@ -71,7 +70,7 @@ RULES: dict[str, Rule] = {
 }
 
 
-class Finding(NamedTuple):
+class Finding(Fact):
     """One problem, attributed to the object that has it (DESIGN.md §3.3)."""
 
     rule: str

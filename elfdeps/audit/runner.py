@@ -11,7 +11,6 @@ from __future__ import annotations
 import fnmatch
 import os
 from collections.abc import Callable, Iterable, Iterator
-from typing import NamedTuple
 
 from elfdeps.advice.nearby import explain_missing
 from elfdeps.audit.loading import loading_findings
@@ -23,6 +22,7 @@ from elfdeps.binding import BindingCache, bind
 from elfdeps.elf import constants as C
 from elfdeps.elf.cache import FileCache, OpenFailure, read_head
 from elfdeps.errors import ElfFormatError, InputError
+from elfdeps.facts import Fact
 from elfdeps.loader.environment import LoaderEnv, TargetCache, TargetSystem
 from elfdeps.loader.graph import emulate
 from elfdeps.model import LoadResult
@@ -32,7 +32,7 @@ __all__ = ["AuditOptions", "AuditReport", "EntryOutcome", "audit", "find_elf_fil
 FindingKey = tuple[str, str, str | None, str | None, str | None, str | None]
 
 
-class AuditOptions(NamedTuple):
+class AuditOptions(Fact):
     env: LoaderEnv
     fail_on: Severity = Severity.ERROR
     ignores: tuple[tuple[str, str | None], ...] = ()  # (rule or "*", glob of the object path)
@@ -41,7 +41,7 @@ class AuditOptions(NamedTuple):
     toolchains: tuple[str, ...] = ()  # Rust toolchain library directories, for "found elsewhere"
 
 
-class EntryOutcome(NamedTuple):
+class EntryOutcome(Fact):
     """What auditing one file found."""
 
     path: str
@@ -50,7 +50,7 @@ class EntryOutcome(NamedTuple):
     highest_versions: dict[str, str]
 
 
-class AuditReport(NamedTuple):
+class AuditReport(Fact):
     entries: tuple[EntryOutcome, ...]
     findings: tuple[Finding, ...]  # de-duplicated, ignores and baseline applied
     suppressed: int  # findings dropped by --ignore or the baseline

@@ -17,12 +17,11 @@ import gc
 import mmap
 import os
 import stat
-import weakref
-from collections import OrderedDict
-from typing import NamedTuple
+from _weakref import ref  # weakref's own module costs 0.7 ms of start-up for what this needs
 
 from elfdeps.elf.reader import ElfFile
 from elfdeps.errors import ElfFormatError
+from elfdeps.facts import Fact
 
 __all__ = ["FileCache", "OpenFailure", "OpenedFile", "open_regular", "read_head"]
 
@@ -85,7 +84,7 @@ def _mapping_budget() -> int:
     return max(4, soft // 4)
 
 
-class OpenFailure(NamedTuple):
+class OpenFailure(Fact):
     """A path that could not be opened as a regular file; ``errno`` is what open/read reported."""
 
     path: str
@@ -133,9 +132,10 @@ class FileCache:
 
     def __init__(self, capacity: int = DEFAULT_CAPACITY) -> None:
         self.capacity = capacity
-        self._by_identity: OrderedDict[tuple[int, int], OpenedFile] = OrderedDict()
-        self._by_path: OrderedDict[str, tuple[int, int] | OpenFailure] = OrderedDict()
-        self._mappings: weakref.WeakSet[mmap.mmap] = weakref.WeakSet()
+        # Both dicts are kept in use order (a hit is moved to the end): the first entry is the oldest.
+        self._by_identity: dict[tuple[int, int], OpenedFile] = {}
+        self._by_path: dict[str, tuple[int, int] | OpenFailure] = {}
+        self._mappings: list[ref[mmap.mmap]] = []  # live until their file is freed
         self._mapping_budget: int | None = None
 
     def open(self, path: str) -> OpenedFile | OpenFailure:
@@ -143,9 +143,9 @@ class FileCache:
         if isinstance(known, OpenFailure):
             return known
         if known is not None:
-            opened = self._by_identity.get(known)
+            opened = self._by_identity.pop(known, None)
             if opened is not None:
-                self._by_identity.move_to_end(known)
+                self._by_identity[known] = opened
                 return opened
         result = self._open_uncached(path)
         self._remember(path, result.identity if isinstance(result, OpenedFile) else result)
@@ -162,7 +162,7 @@ class FileCache:
     def _remember(self, path: str, value: tuple[int, int] | OpenFailure) -> None:
         self._by_path[path] = value
         if len(self._by_path) > 4 * self.capacity:
-            self._by_path.popitem(last=False)
+            del self._by_path[next(iter(self._by_path))]
 
     def _open_uncached(self, path: str) -> OpenedFile | OpenFailure:
         try:
@@ -170,9 +170,9 @@ class FileCache:
         except OSError as error:
             return OpenFailure(path, error.errno or 0, error.strerror or str(error))
         try:
-            known = self._by_identity.get((st.st_dev, st.st_ino))
+            known = self._by_identity.pop((st.st_dev, st.st_ino), None)
             if known is not None:
-                self._by_identity.move_to_end(known.identity)
+                self._by_identity[known.identity] = known
                 return known
             opened = OpenedFile(path, st, self._contents(fd, st.st_size))
         except OSError as error:
@@ -181,7 +181,7 @@ class FileCache:
             os.close(fd)
         self._by_identity[opened.identity] = opened
         if len(self._by_identity) > self.capacity:
-            self._by_identity.popitem(last=False)
+            del self._by_identity[next(iter(self._by_identity))]
         return opened
 
     def _contents(self, fd: int, size: int) -> bytes:
@@ -191,7 +191,7 @@ class FileCache:
             mapping = mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
         except (OSError, ValueError):
             return _read_all(fd, size)
-        self._mappings.add(mapping)
+        self._mappings.append(ref(mapping))
         return mapping  # type: ignore[return-value]  # a read-only mmap serves every bytes operation we use
 
     def _may_map(self) -> bool:
@@ -201,6 +201,7 @@ class FileCache:
         if len(self._mappings) < self._mapping_budget:
             return True
         gc.collect()  # parsed files form reference cycles: evicted ones wait for the collector
+        self._mappings = [mapping for mapping in self._mappings if mapping() is not None]
         return len(self._mappings) < self._mapping_budget
 
     def is_directory(self, path: str) -> bool:

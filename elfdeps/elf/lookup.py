@@ -8,11 +8,12 @@ from __future__ import annotations
 import struct
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
 from elfdeps.elf import constants as C
 from elfdeps.elf.symbols import Symbol, address_to_offset, can_bind, decode_symbol, dynsym_count
 from elfdeps.errors import ElfFormatError
+from elfdeps.facts import Fact
 
 if TYPE_CHECKING:
     from elfdeps.elf.reader import ElfFile
@@ -43,7 +44,7 @@ def elf_hash(name: bytes) -> int:
     return value
 
 
-class VersionEntry(NamedTuple):
+class VersionEntry(Fact):
     """One slot of glibc's l_versions table: what a versym index means in this file."""
 
     name: bytes

@@ -6,10 +6,11 @@ DT_VERNEED(NUM), DT_VERDEF(NUM). Mirrors glibc elf/dl-lookup.c and elf/dl-versio
 from __future__ import annotations
 
 import struct
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
 from elfdeps.elf import constants as C
 from elfdeps.errors import ElfFormatError
+from elfdeps.facts import Fact
 
 if TYPE_CHECKING:
     from elfdeps.elf.reader import ElfFile
@@ -49,7 +50,7 @@ def can_bind(bind: int, sym_type: int, visibility: int, value: int, shndx: int) 
     return sym_type in C.LOOKUP_TYPES and is_exported(bind, visibility)
 
 
-class Symbol(NamedTuple):
+class Symbol(Fact):
     name: bytes
     value: int
     size: int
@@ -73,7 +74,7 @@ class Symbol(NamedTuple):
         return can_bind(self.bind, self.type, self.visibility, self.value, self.shndx)
 
 
-class VersionDefinition(NamedTuple):
+class VersionDefinition(Fact):
     index: int  # type: ignore[assignment]  # shadows tuple.index on purpose: it is the ELF field's name
     flags: int
     hash: int
@@ -85,7 +86,7 @@ class VersionDefinition(NamedTuple):
         return bool(self.flags & VER_FLG_BASE)
 
 
-class VersionRequirement(NamedTuple):
+class VersionRequirement(Fact):
     name: bytes
     hash: int
     flags: int
@@ -96,12 +97,12 @@ class VersionRequirement(NamedTuple):
         return bool(self.flags & VER_FLG_WEAK)
 
 
-class VersionNeed(NamedTuple):
+class VersionNeed(Fact):
     file: bytes
     versions: tuple[VersionRequirement, ...]
 
 
-class DynamicSymbols(NamedTuple):
+class DynamicSymbols(Fact):
     symbols: tuple[Symbol, ...]  # index 0 is the null symbol, as in the file
     definitions: tuple[VersionDefinition, ...]
     needs: tuple[VersionNeed, ...]

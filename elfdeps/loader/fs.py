@@ -9,7 +9,6 @@ would: nothing outside the root is ever read.
 from __future__ import annotations
 
 import errno
-import glob
 import os
 import stat
 
@@ -82,6 +81,8 @@ class RootFS:
 
     def glob(self, pattern: str) -> list[str]:
         """Sorted virtual paths matching a glob pattern (as ldconfig's include globs them)."""
+        import glob  # only ld.so.conf includes need it: kept off the start-up path
+
         if self.root is None:
             return sorted(glob.glob(pattern))
         directory, _, file_pattern = pattern.rpartition("/")

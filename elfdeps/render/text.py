@@ -7,22 +7,23 @@ Every name and path read from a file or the file system goes through ``shown`` (
 
 from __future__ import annotations
 
-import fnmatch
 import os
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, NamedTuple, TextIO
 
 from elfdeps.depgraph import DependencyIndex, NodeRole, TreeNode, dependency_tree
+from elfdeps.facts import TYPE_CHECKING, Fact
 from elfdeps.model import Attempt, DependencyKind, LoadedObject, LoadResult, Outcome, Via
 from elfdeps.render.printable import shown
 
 if TYPE_CHECKING:
+    from typing import TextIO
+
     from elfdeps.advice.fix import CombinedFix
 
 __all__ = ["Palette", "TreeOptions", "describe_attempt", "fix_lines", "render_list", "render_tree", "via_label"]
 
 
-class Palette(NamedTuple):
+class Palette(Fact):
     """ANSI colours, or none (NO_COLOR, not a tty)."""
 
     enabled: bool = False
@@ -43,7 +44,7 @@ class Palette(NamedTuple):
         return self._wrap("1", text)
 
 
-class TreeOptions(NamedTuple):
+class TreeOptions(Fact):
     """How ``render_tree`` draws (the `tree` command's options)."""
 
     full: bool = False  # every reference, subtrees repeated (-a)
@@ -185,11 +186,13 @@ class _Drawing:
     def prefix(self, position: int, node: TreeNode) -> str:
         assert node.parent is not None
         above = self.continuation.get(node.parent, "")
-        last = position in self.is_last
-        if node.depth > MAX_INDENT:
-            above = self.space * (MAX_INDENT - 1) + f"[{node.depth}] "
-        self.continuation[position] = above if node.depth > MAX_INDENT else above + (self.space if last else self.bar)
-        return above + (self.last_branch if last else self.branch)
+        branch = self.last_branch if position in self.is_last else self.branch
+        if node.depth > MAX_INDENT:  # keep the width bounded: write the depth out instead
+            capped = above[: MAX_INDENT * len(self.bar)]
+            self.continuation[position] = capped
+            return f"{capped}[{node.depth}] {branch}"
+        self.continuation[position] = above + (self.space if position in self.is_last else self.bar)
+        return above + branch
 
 
 def _hidden(obj: LoadedObject, options: TreeOptions) -> bool:
@@ -197,6 +200,8 @@ def _hidden(obj: LoadedObject, options: TreeOptions) -> bool:
         return True
     if not options.hide:
         return False
+    import fnmatch
+
     names = [obj.display_name, os.path.basename(obj.path or "")]
     return any(fnmatch.fnmatchcase(name, pattern) for pattern in options.hide for name in names if name)
 
