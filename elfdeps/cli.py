@@ -240,26 +240,31 @@ def _command_audit(args: Arguments, out: TextIO, err: TextIO) -> _Outcome:
                     err.write("\r\033[K")
                 err.flush()
 
-    report = audit(args.paths, options, progress)
+    jobs = args.jobs or len(os.sched_getaffinity(0))
     output_format = "json" if args.json else (args.format or "text")
     try:
         stream = open(args.output, "w", encoding="utf-8") if args.output else out  # noqa: SIM115
     except OSError as error:
         raise InputError(f"{args.output}: cannot write the report: {error.strerror}") from error
     try:
-        if output_format == "json":
+        if output_format == "json":  # written while the files are audited
+            from elfdeps.audit.runner import FindingCollector, audit_entries
             from elfdeps.render.jsonreport import write_audit_report
 
-            write_audit_report(report, stream)
-        elif output_format == "sarif":
-            from elfdeps.render.sarif import write_sarif
-
-            write_sarif(report, stream)
+            collector = FindingCollector(options)
+            entries = write_audit_report(audit_entries(args.paths, options, progress, jobs), collector, stream)
+            report = collector.report(entries)
         else:
-            from elfdeps.render.audit_text import render_audit
-            from elfdeps.render.text import Palette
+            report = audit(args.paths, options, progress, jobs=jobs, keep_results=False)
+            if output_format == "sarif":
+                from elfdeps.render.sarif import write_sarif
 
-            render_audit(report, stream, Palette(_use_colour(stream)))
+                write_sarif(report, stream)
+            else:
+                from elfdeps.render.audit_text import render_audit
+                from elfdeps.render.text import Palette
+
+                render_audit(report, stream, Palette(_use_colour(stream)))
     finally:
         if stream is not out:
             stream.close()

@@ -27,7 +27,16 @@ from elfdeps.loader.environment import LoaderEnv, TargetCache, TargetSystem
 from elfdeps.loader.graph import emulate
 from elfdeps.model import LoadResult
 
-__all__ = ["AuditOptions", "AuditReport", "EntryOutcome", "audit", "find_elf_files"]
+__all__ = [
+    "AuditOptions",
+    "AuditReport",
+    "EntryOutcome",
+    "FindingCollector",
+    "FindingKey",
+    "audit",
+    "audit_entries",
+    "find_elf_files",
+]
 
 FindingKey = tuple[str, str, str | None, str | None, str | None, str | None]
 
@@ -167,25 +176,87 @@ def _ignored(finding: Finding, ignores: tuple[tuple[str, str | None], ...]) -> b
     return False
 
 
-def audit(
-    paths: Iterable[str], options: AuditOptions, progress: Callable[[int, int, str], None] | None = None
-) -> AuditReport:
-    entry_paths = list(find_elf_files(paths))
-    audited = frozenset(identity for identity in map(_identity, entry_paths) if identity is not None)
-    run = _Run(options, audited)
-    entries = []
-    for number, path in enumerate(entry_paths, 1):
-        if progress is not None:
-            progress(number, len(entry_paths), path)
-        entries.append(run.audit_entry(path))
-    unique: dict[FindingKey, Finding] = {}
-    suppressed = 0
-    for entry in entries:
+class FindingCollector:
+    """The findings of a run as its entries arrive: rules it does not know dropped, --ignore and the
+    baseline applied (counted as suppressed), duplicates (same key) kept once, in arrival order."""
+
+    def __init__(self, options: AuditOptions) -> None:
+        self.options = options
+        self.unique: dict[FindingKey, Finding] = {}
+        self.suppressed = 0
+
+    def add(self, entry: EntryOutcome) -> None:
         for finding in entry.findings:
             if finding.rule not in RULES:
                 continue
-            if _ignored(finding, options.ignores) or finding.key in options.baseline:
-                suppressed += 1
+            if _ignored(finding, self.options.ignores) or finding.key in self.options.baseline:
+                self.suppressed += 1
                 continue
-            unique.setdefault(finding.key, finding)
-    return AuditReport(tuple(entries), tuple(unique.values()), suppressed)
+            self.unique.setdefault(finding.key, finding)
+
+    def report(self, entries: Iterable[EntryOutcome]) -> AuditReport:
+        return AuditReport(tuple(entries), tuple(self.unique.values()), self.suppressed)
+
+
+MIN_PARALLEL = 16  # fewer files are audited in this process: starting workers would cost more
+_worker_run: _Run | None = None  # in a worker process: its share of the one audit it serves
+
+
+def _start_worker(options: AuditOptions, audited: frozenset[tuple[int, int]]) -> None:
+    global _worker_run  # noqa: PLW0603 - a worker process lives for one audit: its run is its state
+    _worker_run = _Run(options, audited)
+
+
+def _audit_in_worker(path: str) -> EntryOutcome:
+    assert _worker_run is not None, "the pool initialiser sets the worker's run"
+    return _worker_run.audit_entry(path)
+
+
+def _parallel(
+    paths: list[str], options: AuditOptions, audited: frozenset[tuple[int, int]], jobs: int
+) -> Iterator[EntryOutcome]:
+    """The entries in input order, audited by a pool of forked processes. Neighbouring files go to
+    the same worker (they share libraries, which each worker parses once)."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    chunk = max(1, min(32, len(paths) // (jobs * 8)))
+    with context.Pool(jobs, initializer=_start_worker, initargs=(options, audited)) as pool:
+        yield from pool.imap(_audit_in_worker, paths, chunksize=chunk)
+
+
+def audit_entries(
+    paths: Iterable[str],
+    options: AuditOptions,
+    progress: Callable[[int, int, str], None] | None = None,
+    jobs: int = 1,
+) -> Iterator[EntryOutcome]:
+    """Each ELF file under ``paths`` audited, in walk order, by ``jobs`` processes."""
+    entry_paths = list(find_elf_files(paths))
+    audited = frozenset(identity for identity in map(_identity, entry_paths) if identity is not None)
+    if jobs > 1 and len(entry_paths) >= MIN_PARALLEL:
+        entries: Iterator[EntryOutcome] = _parallel(entry_paths, options, audited, min(jobs, len(entry_paths)))
+    else:
+        entries = map(_Run(options, audited).audit_entry, entry_paths)
+    for number, entry in enumerate(entries, 1):
+        if progress is not None:
+            progress(number, len(entry_paths), entry.path)
+        yield entry
+
+
+def audit(
+    paths: Iterable[str],
+    options: AuditOptions,
+    progress: Callable[[int, int, str], None] | None = None,
+    *,
+    jobs: int = 1,
+    keep_results: bool = True,
+) -> AuditReport:
+    """The whole audit. ``keep_results=False`` keeps only each entry's findings (memory stays flat
+    however many files there are)."""
+    collector = FindingCollector(options)
+    entries = []
+    for entry in audit_entries(paths, options, progress, jobs):
+        collector.add(entry)
+        entries.append(entry if keep_results else entry._replace(result=None))
+    return collector.report(entries)

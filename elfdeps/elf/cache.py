@@ -26,6 +26,9 @@ from elfdeps.facts import Fact
 __all__ = ["FileCache", "OpenFailure", "OpenedFile", "open_regular", "read_head"]
 
 OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY
+# Errors of elfdeps' own process, not of the file: raised on (an internal error), never taken for
+# "no such file" or "unreadable", which would silently change what the loader is said to find.
+OWN_LIMITS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOMEM})
 SMALL_FILE = 1 << 16  # read whole: cheaper than a mapping, and no descriptor stays open
 DEFAULT_CAPACITY = 2048  # files kept parsed per run
 
@@ -53,11 +56,15 @@ def read_head(path: str, size: int) -> bytes | None:
     """The first ``size`` bytes of a regular file, or None when it cannot be opened as one."""
     try:
         fd, _st = open_regular(path)
-    except OSError:
+    except OSError as error:
+        if error.errno in OWN_LIMITS:
+            raise
         return None
     try:
         return os.read(fd, size)
-    except OSError:
+    except OSError as error:
+        if error.errno in OWN_LIMITS:
+            raise
         return None
     finally:
         os.close(fd)
@@ -168,6 +175,8 @@ class FileCache:
         try:
             fd, st = open_regular(path)
         except OSError as error:
+            if error.errno in OWN_LIMITS:
+                raise
             return OpenFailure(path, error.errno or 0, error.strerror or str(error))
         try:
             known = self._by_identity.pop((st.st_dev, st.st_ino), None)
@@ -176,6 +185,8 @@ class FileCache:
                 return known
             opened = OpenedFile(path, st, self._contents(fd, st.st_size))
         except OSError as error:
+            if error.errno in OWN_LIMITS:
+                raise
             return OpenFailure(path, error.errno or 0, error.strerror or str(error))
         finally:
             os.close(fd)

@@ -6,8 +6,10 @@ json.dumps writes as ``\\udcXX`` escapes, so a non-UTF-8 name survives a round t
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, TextIO
 
 from elfdeps import __version__
@@ -16,6 +18,7 @@ from elfdeps.model import Attempt, LoadedObject, LoadResult
 
 if TYPE_CHECKING:
     from elfdeps.advice.fix import CombinedFix
+    from elfdeps.audit.runner import EntryOutcome, FindingCollector
 
 __all__ = ["SCHEMA_VERSION", "file_report", "write_report"]
 
@@ -212,24 +215,49 @@ def _finding(finding: Any) -> dict[str, Any]:
     return entry
 
 
-def write_audit_report(report: Any, out: TextIO) -> None:
-    """The audit as JSON: every analysed file's report, then the findings (ignores and baseline applied)."""
-    results = [entry.result for entry in report.entries if entry.result is not None]
-    files = []
-    for entry in report.entries:
-        if entry.result is None:
-            continue
-        file_entry = file_report(entry.result)
-        file_entry["required_versions"] = dict(sorted(entry.highest_versions.items()))
-        files.append(file_entry)
-    document: dict[str, Any] = {
-        "schema_version": SCHEMA_VERSION,
-        "tool": {"name": "elfdeps", "version": __version__},
-        "command": "audit",
-        "environment": _environment(results[0]) if results else {},
-        "files": files,
-        "findings": [_finding(finding) for finding in report.findings],
-        "suppressed": report.suppressed,
-    }
-    json.dump(document, out, indent=2)
-    out.write("\n")
+def _indented(value: Any, level: int) -> str:
+    """``value`` as json.dump(indent=2) writes it ``level`` levels deep."""
+    return json.dumps(value, indent=2).replace("\n", "\n" + "  " * level)
+
+
+def write_audit_report(
+    entries: Iterable[EntryOutcome], collector: FindingCollector, out: TextIO
+) -> list[EntryOutcome]:
+    """The audit as JSON, written while the entries arrive so that memory stays flat however many
+    files there are: every analysed file's report, then the findings (ignores and baseline applied).
+    The bytes are json.dump(document, indent=2)'s. Returns the entries without their load results."""
+    kept: list[EntryOutcome] = []
+    waiting: list[EntryOutcome] = []  # entries met before the first one with a result (for environment)
+    iterator = iter(entries)
+    for entry in iterator:
+        collector.add(entry)
+        waiting.append(entry)
+        if entry.result is not None:
+            break
+    first = next((entry.result for entry in waiting if entry.result is not None), None)
+    out.write("{\n")
+    out.write(f'  "schema_version": {SCHEMA_VERSION},\n')
+    out.write(f'  "tool": {_indented({"name": "elfdeps", "version": __version__}, 1)},\n')
+    out.write('  "command": "audit",\n')
+    out.write(f'  "environment": {_indented(_environment(first) if first is not None else {}, 1)},\n')
+    out.write('  "files": [')
+    written = 0
+    for entry in itertools.chain(waiting, _collected(iterator, collector)):
+        if entry.result is not None:
+            file_entry = file_report(entry.result)
+            file_entry["required_versions"] = dict(sorted(entry.highest_versions.items()))
+            out.write(("," if written else "") + "\n    " + _indented(file_entry, 2))
+            written += 1
+        kept.append(entry._replace(result=None))
+    out.write("\n  ],\n" if written else "],\n")
+    findings = [_finding(finding) for finding in collector.unique.values()]
+    out.write(f'  "findings": {_indented(findings, 1)},\n')
+    out.write(f'  "suppressed": {collector.suppressed}\n')
+    out.write("}\n")
+    return kept
+
+
+def _collected(entries: Iterator[EntryOutcome], collector: FindingCollector) -> Iterator[EntryOutcome]:
+    for entry in entries:
+        collector.add(entry)
+        yield entry
