@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -130,6 +131,24 @@ def test_every_scenario_has_a_silent_twin_that_runs(scenario: RustScenario) -> N
     assert twins, f"{scenario.name} has no silent twin"
     if twin_name is not None:
         assert twin_name in {twin.name for twin in twins}
+
+
+def test_readme_table_lists_the_rules_of_every_case() -> None:
+    """fixtures/rust/README.md's "Cases and expected findings" row of each case names exactly the rules
+    its declared findings have ("none" for a silent twin): the table stays in step with the data."""
+    readme = (Path(__file__).resolve().parent.parent / "fixtures" / "rust" / "README.md").read_text()
+    pattern = re.compile("|".join(sorted(RULES, key=len, reverse=True)))
+    checked = 0
+    for scenario in SCENARIOS:
+        for case in scenario.cases:
+            rows = [line for line in readme.splitlines() if line.startswith(f"| `{case.name}` |")]
+            assert len(rows) == 1, f"README has {len(rows)} rows for {case.name}"
+            findings = rows[0].rstrip(" |").rsplit(" | ", 1)[1]
+            expected = {want.rule for want in case.findings}
+            assert set(pattern.findall(findings)) == expected, case.name
+            assert (findings == "none") == (not expected), case.name
+            checked += 1
+    assert checked == len(CASES)
 
 
 # ------------------------------------------------------------------------------------------- cases
