@@ -16,13 +16,18 @@ is a scenario needing `rustc +nightly` on a machine without one (fixtures/rust/R
 from __future__ import annotations
 
 import fnmatch
+import importlib
 import os
+import pkgutil
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from rust_support import fixture_or_skip
 
+import fixtures.rust as rust_package
 from fixtures.rust import (
     SCENARIOS,
     Case,
@@ -349,6 +354,49 @@ def test_an_unexpected_failure_stops_the_build(monkeypatch: pytest.MonkeyPatch, 
     with pytest.raises(FixtureBuildError, match=r"step 'broken'.*returned 1, the recipe expects 0"):
         build_scenario(BROKEN)
     assert [p.name for p in tmp_path.iterdir() if p.is_dir() and "broken" in p.name] == []
+
+
+TINY = RustScenario(
+    "tiny",
+    "a program, to test the builder",
+    (File("tiny.rs", 'fn main() { println!("tiny"); }\n'), Rustc("tiny", "tiny.rs", "tiny", "bin")),
+)
+
+
+def test_parallel_builds_of_one_fixture_give_one_complete_directory(tmp_path: Path) -> None:
+    """Two processes asking for the same fixture at once (pytest-xdist workers): one builds, the other
+    waits on the lock and reuses it; no temporary directory is left."""
+    code = (
+        "from fixtures.rust import RustScenario\n"
+        "from fixtures.rust.build import build_scenario\n"
+        "from fixtures.rust.commands import Rustc\n"
+        "from fixtures.rust.sources import File\n"
+        f"print(build_scenario({TINY!r}))\n"
+    )
+    env = {**os.environ, "ELFDEPS_FIXTURE_CACHE": str(tmp_path)}
+    repo = Path(__file__).resolve().parent.parent
+    workers = [
+        subprocess.Popen([sys.executable, "-c", code], cwd=repo, env=env, stdout=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    outputs = [worker.communicate(timeout=300)[0].strip() for worker in workers]
+    assert [worker.returncode for worker in workers] == [0, 0]
+    assert outputs[0] == outputs[1]
+    built = Path(outputs[0])
+    assert (built / MANIFEST).is_file() and (built / "tiny").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir() if p.is_dir()) == [built.name]
+
+
+MODULES = sorted(info.name for info in pkgutil.walk_packages(rust_package.__path__, "fixtures.rust."))
+
+
+@pytest.mark.parametrize("name", ["fixtures.rust", *MODULES])
+def test_fixture_modules_say_their_job_and_export_what_exists(name: str) -> None:
+    imported = importlib.import_module(name)
+    assert imported.__doc__ and imported.__doc__.strip()
+    exported = getattr(imported, "__all__", None)
+    assert exported is not None, f"{name} has no __all__"
+    assert all(hasattr(imported, name) for name in exported)
 
 
 def test_a_missing_toolchain_gives_one_reason() -> None:
