@@ -131,6 +131,7 @@ COMMANDS: dict[str, Command] = {
                 Option(("-o", "--output"), "output", VALUE, "write the report to FILE instead of stdout", "FILE"),
                 Option(("-j", "--jobs"), "jobs", VALUE, "files audited in parallel (default: CPUs)", "N", jobs),
                 Option(("--no-progress",), "no_progress", FLAG, "no progress line on stderr"),
+                Option(("-a", "--all"), "all", FLAG, "also findings inside the Rust toolchains' own files"),
             ),
         ),
         Command(

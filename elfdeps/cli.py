@@ -200,7 +200,9 @@ def _audit_options(args: Arguments) -> AuditOptions:
         floors[family] = version
     baseline_path = args.baseline or config.get("baseline")
     baseline = _read_baseline(baseline_path) if baseline_path else frozenset()
-    return AuditOptions(_loader_env(args), Severity(fail_on), tuple(ignores), floors, baseline, _toolchains())
+    return AuditOptions(
+        _loader_env(args), Severity(fail_on), tuple(ignores), floors, baseline, _toolchains(), show_toolchain=args.all
+    )
 
 
 def _as_list(value: object) -> list[str]:
@@ -252,7 +254,9 @@ def _command_audit(args: Arguments, out: TextIO, err: TextIO) -> _Outcome:
             from elfdeps.render.jsonreport import write_audit_report
 
             collector = FindingCollector(options)
-            entries = write_audit_report(audit_entries(args.paths, options, progress, jobs), collector, stream)
+            entries = write_audit_report(
+                audit_entries(args.paths, options, progress, jobs, collector), collector, stream
+            )
             report = collector.report(entries)
         else:
             report = audit(args.paths, options, progress, jobs=jobs, keep_results=False)

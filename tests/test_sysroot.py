@@ -140,9 +140,7 @@ def test_stale_cache_is_explained_with_the_ldconfig_fix(sysroot: Path) -> None:
     assert "found elsewhere: /opt/late/lib/liblate.so.1" in out
 
 
-def test_absolute_symlink_to_a_host_only_file_is_not_followed_out_of_the_root(
-    sysroot: Path, tmp_path: Path
-) -> None:
+def test_absolute_symlink_to_a_host_only_file_is_not_followed_out_of_the_root(sysroot: Path, tmp_path: Path) -> None:
     trap_root = tmp_path / "root"
     shutil.copytree(sysroot, trap_root, symlinks=True)
     # The host has this file; the root does not. Inside the root the link dangles.

@@ -84,6 +84,7 @@ class Finding(Fact):
     hint: str | None = None
     entry: str | None = None  # the audited file whose emulated start showed it
     subject: str | None = None  # what else tells two findings of one rule apart (an RPATH entry)
+    folded: int = 0  # findings of another rule this one explains and stands for (elfdeps.audit.folding)
 
     @property
     def key(self) -> tuple[str, str, str | None, str | None, str | None, str | None]:

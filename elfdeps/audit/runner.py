@@ -12,15 +12,18 @@ import fnmatch
 import os
 from collections.abc import Callable, Iterable, Iterator
 
+from elfdeps.advice.fix import CombinedFix, combined_fix
 from elfdeps.advice.nearby import explain_missing
+from elfdeps.audit.folding import fold_missing_symbols
 from elfdeps.audit.loading import loading_findings
 from elfdeps.audit.rpaths import rpath_findings
 from elfdeps.audit.rules import RULES, Finding, Severity
 from elfdeps.audit.symbols import symbol_findings
 from elfdeps.audit.versions import floor_findings, highest_versions
-from elfdeps.binding import BindingCache, bind
+from elfdeps.audit.walk import Walk, walk
+from elfdeps.binding import BindingCache, BindingReport, bind
 from elfdeps.elf import constants as C
-from elfdeps.elf.cache import FileCache, OpenFailure, read_head
+from elfdeps.elf.cache import FileCache, OpenFailure
 from elfdeps.errors import ElfFormatError, InputError
 from elfdeps.facts import Fact
 from elfdeps.loader.environment import LoaderEnv, TargetCache, TargetSystem
@@ -35,7 +38,6 @@ __all__ = [
     "FindingKey",
     "audit",
     "audit_entries",
-    "find_elf_files",
 ]
 
 FindingKey = tuple[str, str, str | None, str | None, str | None, str | None]
@@ -48,6 +50,7 @@ class AuditOptions(Fact):
     floors: dict[str, tuple[int, ...]] | None = None  # family -> highest allowed version
     baseline: frozenset[FindingKey] = frozenset()
     toolchains: tuple[str, ...] = ()  # Rust toolchain library directories, for "found elsewhere"
+    show_toolchain: bool = False  # report findings inside the toolchains' own files too (--all)
 
 
 class EntryOutcome(Fact):
@@ -63,39 +66,11 @@ class AuditReport(Fact):
     entries: tuple[EntryOutcome, ...]
     findings: tuple[Finding, ...]  # de-duplicated, ignores and baseline applied
     suppressed: int  # findings dropped by --ignore or the baseline
+    toolchain_findings: int = 0  # findings inside the Rust toolchains' own files, not shown (--all shows them)
+    walk: Walk = Walk((), (), ())  # what the directory walk left out
 
     def fails(self, threshold: Severity) -> bool:
         return any(finding.severity.rank >= threshold.rank for finding in self.findings)
-
-
-def _looks_like_loadable_elf(path: str) -> bool:
-    """ELF magic and, when the header is there, an executable or shared object: object files (.o),
-    core dumps and archives met in a directory walk are not programs to audit. A damaged header
-    still counts, so that malformed-elf reports it."""
-    head = read_head(path, 18)
-    if head is None or head[:4] != C.ELF_MAGIC:
-        return False
-    if len(head) < 18:
-        return True
-    e_type = int.from_bytes(head[16:18], "big" if head[5] == C.ELFDATA2MSB else "little")
-    return e_type not in (C.ET_REL, C.ET_CORE)
-
-
-def find_elf_files(paths: Iterable[str]) -> Iterator[str]:
-    """Files named directly (a missing one raises InputError) and the ELF files under named directories
-    (symlinks inside directories are skipped: their targets are audited where they are)."""
-    for path in paths:
-        if os.path.isdir(path):
-            for directory, subdirs, names in os.walk(path):
-                subdirs.sort()
-                for name in sorted(names):
-                    candidate = os.path.join(directory, name)
-                    if not os.path.islink(candidate) and _looks_like_loadable_elf(candidate):
-                        yield candidate
-        elif os.path.lexists(path):
-            yield path
-        else:
-            raise InputError(f"{path}: No such file or directory")
 
 
 def _identity(path: str | None) -> tuple[int, int] | None:
@@ -133,10 +108,11 @@ class _Run:
         target = self.targets.of(result, options.env)
         assert target is not None, "an emulated file has facts"
         result = explain_missing(result, files, target, options.toolchains)
-        findings = loading_findings(result)
+        fix = combined_fix(result, options.env, files, self.targets, options.toolchains) if result.missing else None
+        findings = loading_findings(result, fix)
         findings += list(rpath_findings(result, target))
         if result.error is None:  # a loader stopped by a fatal error relocates nothing
-            findings += self._binding_findings(path, result, target)
+            findings = self._with_binding_findings(findings, path, result, target, fix)
         highest: dict[str, str] = {}
         if result.main.host_path is not None:
             try:
@@ -148,21 +124,51 @@ class _Run:
                 findings.append(Finding("malformed-elf", Severity.ERROR, path, str(error)))
         return EntryOutcome(path, tuple(finding._replace(entry=path) for finding in findings), result, highest)
 
-    def _binding_findings(self, path: str, result: LoadResult, target: TargetSystem) -> list[Finding]:
-        """Bind this file's references, and those of loaded objects that are not audited on their own."""
-        requesters = frozenset(
+    def _requesters(self, result: LoadResult) -> frozenset[int]:
+        """The objects whose references this entry binds: itself, and the loaded objects that are not
+        audited on their own (those are bound once, in their own scope)."""
+        return frozenset(
             obj.index
             for obj in result.objects
             if obj.found and (obj.index == 0 or _identity(obj.host_path) not in self.audited)
         )
+
+    def _with_binding_findings(
+        self, findings: list[Finding], path: str, result: LoadResult, target: TargetSystem, fix: CombinedFix | None
+    ) -> list[Finding]:
+        """``findings`` and those of binding the references, the missing symbols a missing library
+        explains folded into its finding."""
         try:
-            report = bind(result, self.files, cache=self.binding, collect_interposition=True, requesters=requesters)
+            report = bind(
+                result, self.files, cache=self.binding, collect_interposition=True, requesters=self._requesters(result)
+            )
         except ElfFormatError as error:
-            return [Finding("malformed-elf", Severity.ERROR, path, str(error))]
-        findings = symbol_findings(result, report, self.files, target)
+            return [*findings, Finding("malformed-elf", Severity.ERROR, path, str(error))]
+        findings = [*findings, *symbol_findings(result, report, self.files, target)]
         for index, reason in report.unreadable:
             findings.append(Finding("malformed-elf", Severity.ERROR, result.objects[index].path or path, reason))
+        if result.missing:
+            fixed, fixed_report = self._bound_with_fix(result, fix)
+            findings = fold_missing_symbols(findings, result, report, fixed, fixed_report)
         return findings
+
+    def _bound_with_fix(
+        self, result: LoadResult, fix: CombinedFix | None
+    ) -> tuple[LoadResult | None, BindingReport | None]:
+        """The start emulated and bound again with the combined fix's LD_LIBRARY_PATH (the copies
+        found elsewhere), or (None, None) when there is nothing to try."""
+        if fix is None or not fix.directories:
+            return None, None
+        env = self.options.env
+        given = [env.ld_library_path] if env.ld_library_path else []
+        fixed_env = env._replace(ld_library_path=":".join([*fix.directories, *given]))
+        try:
+            fixed = emulate(result.main_path, fixed_env, self.files, self.targets)
+            if fixed.error is not None:
+                return None, None
+            return fixed, bind(fixed, self.files, cache=self.binding, requesters=self._requesters(fixed))
+        except ElfFormatError:
+            return None, None
 
 
 def _ignored(finding: Finding, ignores: tuple[tuple[str, str | None], ...]) -> bool:
@@ -184,6 +190,14 @@ class FindingCollector:
         self.options = options
         self.unique: dict[FindingKey, Finding] = {}
         self.suppressed = 0
+        self.in_toolchains: set[FindingKey] = set()
+        self.walk = Walk((), (), ())
+        # A toolchain's root: .../toolchains/<name>, above its lib/rustlib/<target>/lib and lib.
+        self._toolchain_roots = tuple(
+            sorted(
+                {directory.split(f"{os.sep}lib{os.sep}")[0].rstrip(os.sep) + os.sep for directory in options.toolchains}
+            )
+        )
 
     def add(self, entry: EntryOutcome) -> None:
         for finding in entry.findings:
@@ -192,10 +206,15 @@ class FindingCollector:
             if _ignored(finding, self.options.ignores) or finding.key in self.options.baseline:
                 self.suppressed += 1
                 continue
+            if not self.options.show_toolchain and finding.object.startswith(self._toolchain_roots):
+                self.in_toolchains.add(finding.key)  # nobody can fix the toolchain's own files
+                continue
             self.unique.setdefault(finding.key, finding)
 
     def report(self, entries: Iterable[EntryOutcome]) -> AuditReport:
-        return AuditReport(tuple(entries), tuple(self.unique.values()), self.suppressed)
+        return AuditReport(
+            tuple(entries), tuple(self.unique.values()), self.suppressed, len(self.in_toolchains), self.walk
+        )
 
 
 MIN_PARALLEL = 16  # fewer files are audited in this process: starting workers would cost more
@@ -230,9 +249,14 @@ def audit_entries(
     options: AuditOptions,
     progress: Callable[[int, int, str], None] | None = None,
     jobs: int = 1,
+    collector: FindingCollector | None = None,
 ) -> Iterator[EntryOutcome]:
-    """Each ELF file under ``paths`` audited, in walk order, by ``jobs`` processes."""
-    entry_paths = list(find_elf_files(paths))
+    """Each ELF file under ``paths`` audited, in walk order, by ``jobs`` processes (``collector``, when
+    given, learns what the walk left out)."""
+    walked = walk(paths)
+    if collector is not None:
+        collector.walk = walked
+    entry_paths = list(walked.files)
     audited = frozenset(identity for identity in map(_identity, entry_paths) if identity is not None)
     if jobs > 1 and len(entry_paths) >= MIN_PARALLEL:
         entries: Iterator[EntryOutcome] = _parallel(entry_paths, options, audited, min(jobs, len(entry_paths)))
@@ -256,7 +280,7 @@ def audit(
     however many files there are)."""
     collector = FindingCollector(options)
     entries = []
-    for entry in audit_entries(paths, options, progress, jobs):
+    for entry in audit_entries(paths, options, progress, jobs, collector):
         collector.add(entry)
         entries.append(entry if keep_results else entry._replace(result=None))
     return collector.report(entries)

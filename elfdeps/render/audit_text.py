@@ -44,7 +44,9 @@ def render_audit(report: AuditReport, out: TextIO, palette: Palette, show_versio
         counts[finding.severity] += 1
 
     def count(number: int, word: str) -> str:
-        return f"{number} {word}" + ("" if number == 1 or word == "info" else "s")
+        if number == 1 or word == "info":
+            return f"{number} {word}"
+        return f"{number} {word[:-1]}ies" if word.endswith("y") else f"{number} {word}s"
 
     summary = (
         f"{count(counts[Severity.ERROR], 'error')}, {count(counts[Severity.WARNING], 'warning')},"
@@ -52,4 +54,13 @@ def render_audit(report: AuditReport, out: TextIO, palette: Palette, show_versio
     )
     if report.suppressed:
         summary += f" ({report.suppressed} suppressed by --ignore or the baseline)"
+    left_out = []
+    if report.walk.copies:
+        left_out.append(count(len(report.walk.copies), "copy") + " of an audited file")
+    if report.walk.build_scripts:
+        left_out.append(count(len(report.walk.build_scripts), "build-script program"))
+    if report.toolchain_findings:
+        left_out.append(count(report.toolchain_findings, "finding") + " in Rust toolchain files (--all shows them)")
+    if left_out:
+        summary += "; not shown: " + ", ".join(left_out)
     out.write(summary + "\n")

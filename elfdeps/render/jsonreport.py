@@ -212,6 +212,8 @@ def _finding(finding: Any) -> dict[str, Any]:
             entry[key] = value
     if finding.related:
         entry["related"] = list(finding.related)
+    if finding.folded:
+        entry["folded"] = finding.folded
     return entry
 
 
@@ -220,9 +222,7 @@ def _indented(value: Any, level: int) -> str:
     return json.dumps(value, indent=2).replace("\n", "\n" + "  " * level)
 
 
-def write_audit_report(
-    entries: Iterable[EntryOutcome], collector: FindingCollector, out: TextIO
-) -> list[EntryOutcome]:
+def write_audit_report(entries: Iterable[EntryOutcome], collector: FindingCollector, out: TextIO) -> list[EntryOutcome]:
     """The audit as JSON, written while the entries arrive so that memory stays flat however many
     files there are: every analysed file's report, then the findings (ignores and baseline applied).
     The bytes are json.dump(document, indent=2)'s. Returns the entries without their load results."""
@@ -252,7 +252,13 @@ def write_audit_report(
     out.write("\n  ],\n" if written else "],\n")
     findings = [_finding(finding) for finding in collector.unique.values()]
     out.write(f'  "findings": {_indented(findings, 1)},\n')
-    out.write(f'  "suppressed": {collector.suppressed}\n')
+    out.write(f'  "suppressed": {collector.suppressed},\n')
+    out.write(f'  "toolchain_findings": {len(collector.in_toolchains)},\n')
+    skipped = {
+        "copies": [list(pair) for pair in collector.walk.copies],
+        "build_scripts": list(collector.walk.build_scripts),
+    }
+    out.write(f'  "skipped": {_indented(skipped, 1)}\n')
     out.write("}\n")
     return kept
 
