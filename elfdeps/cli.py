@@ -84,9 +84,36 @@ def _parser() -> argparse.ArgumentParser:
     symbols.add_argument("--defines", metavar="NAME", help="which loaded objects define NAME, and which wins")
     symbols.add_argument("--json", action="store_true", help="one JSON object on stdout")
     _add_resolution_options(symbols)
-    for sub in (listing, tree, audit, symbols):
+    for sub in (listing, tree, audit, symbols, *_add_graph_parsers(commands)):
         sub.add_argument("--traceback", action="store_true", help=argparse.SUPPRESS)
     return parser
+
+
+def _add_graph_parsers(commands: argparse._SubParsersAction[_Parser]) -> tuple[argparse.ArgumentParser, ...]:
+    """The parsers of `graph` and `why` (issue 7)."""
+    graph = commands.add_parser("graph", help="dependency graph: .dot, .svg, .png, .pdf, or a self-contained .html")
+    graph.add_argument("files", metavar="FILE", nargs="+")
+    graph.add_argument(
+        "-o", "--output", metavar="OUT", help="file to write; format from the suffix (default: DOT on stdout)"
+    )
+    graph.add_argument("-p", "--path", action="store_true", help="label nodes with paths, not sonames")
+    graph.add_argument("--label", action="store_true", help="label each edge with how it was found")
+    graph.add_argument("--collapse-system", action="store_true", help="fold the system libraries into one node")
+    graph.add_argument("--max-depth", type=int, metavar="N", help="only objects at most N DT_NEEDED hops away")
+    graph.add_argument("--focus", metavar="LIB", help="only the chains that bring LIB in (name, path or glob)")
+    graph.add_argument(
+        "--rankdir", choices=("auto", "TB", "LR", "BT", "RL"), default="auto", help="direction (auto: TB; LR if wide)"
+    )
+    _add_resolution_options(graph)
+
+    why = commands.add_parser("why", help="every chain of DT_NEEDED edges that brings LIB in")
+    why.add_argument("file", metavar="FILE")
+    why.add_argument("lib", metavar="LIB", help="a soname or file name, a path, or a glob of either")
+    why.add_argument("--max-chains", type=int, default=20, metavar="N", help="show at most N chains (20)")
+    why.add_argument("-p", "--path", action="store_true", help="paths instead of names in each hop")
+    why.add_argument("--json", action="store_true", help="one JSON object (schema_version 1) on stdout")
+    _add_resolution_options(why)
+    return graph, why
 
 
 def _glibc_version(text: str | None) -> tuple[int, int] | None:
@@ -307,6 +334,72 @@ def _command_symbols(args: argparse.Namespace, out: TextIO, err: TextIO) -> _Out
     return _Outcome(problems=failing or not result.ok)
 
 
+_GRAPH_FORMATS = (".dot", ".svg", ".png", ".pdf", ".html")
+
+
+def _command_graph(args: argparse.Namespace, out: TextIO, _err: TextIO) -> _Outcome:
+    from elfdeps.audit.rules import Severity
+    from elfdeps.audit.runner import AuditOptions, audit
+    from elfdeps.depgraph.model import build_model
+    from elfdeps.depgraph.rust_standin import rust_facts
+    from elfdeps.depgraph.views import ViewOptions, cut
+    from elfdeps.render.dot import DotOptions, dot_text, render
+
+    suffix = os.path.splitext(args.output)[1].lower() if args.output else ".dot"
+    if suffix not in _GRAPH_FORMATS:
+        raise UsageError(f"-o {args.output}: the suffix chooses the format: {', '.join(_GRAPH_FORMATS)}")
+    if args.max_depth is not None and args.max_depth < 0:
+        raise UsageError("--max-depth wants a number of hops, 0 or more")
+    for path in args.files:
+        if os.path.isdir(path):
+            raise InputError(f"{path}: Is a directory")
+    report = audit([_main_path(path, args.root) for path in args.files], AuditOptions(_loader_env(args)))
+    for entry in report.entries:
+        if entry.result is None:  # a file that looks like ELF but cannot be read
+            raise InputError(entry.findings[0].message if entry.findings else f"{entry.path}: cannot be analysed")
+    results = [entry.result for entry in report.entries if entry.result is not None]
+    # The Rust stage plugs in here: rust_facts() is the stand-in (see elfdeps/depgraph/rust_standin.py).
+    model = build_model(results, report.findings, rust_facts(results))
+    model = cut(model, ViewOptions(args.focus, args.max_depth, args.collapse_system))
+    dot = dot_text(model, DotOptions(rankdir=args.rankdir, edge_labels=args.label, show_paths=args.path))
+    if suffix == ".dot":
+        data = dot.encode("utf-8")
+    elif suffix == ".html":
+        from elfdeps.render.html import html_report
+
+        data = html_report(model, render(dot, "svg").decode("utf-8"), args.files).encode("utf-8")
+    else:
+        data = render(dot, suffix[1:])
+    if args.output is None:
+        out.write(dot)
+    else:
+        try:
+            with open(args.output, "wb") as handle:
+                handle.write(data)
+        except OSError as error:
+            raise InputError(f"{args.output}: cannot write the graph: {error.strerror}") from error
+    return _Outcome(problems=any(finding.severity is Severity.ERROR for finding in report.findings))
+
+
+def _command_why(args: argparse.Namespace, out: TextIO, err: TextIO) -> _Outcome:
+    from elfdeps.depgraph.chains import find_chains
+    from elfdeps.loader.graph import emulate
+    from elfdeps.render.why_text import render_why, why_json
+
+    if args.max_chains < 1:
+        raise UsageError("--max-chains wants a number of chains, 1 or more")
+    result = emulate(_main_path(args.file, args.root), _loader_env(args), check_shadowing=True)
+    chains = find_chains(result, args.lib, limit=args.max_chains)
+    if args.json:
+        from elfdeps.render.jsonreport import write_report
+
+        write_report("why", [result], out, {"why": why_json(result, chains, args.lib)})
+    else:
+        render_why(result, chains, args.lib, out, show_paths=args.path)
+    _report_errors(result, err)
+    return _Outcome(problems=not chains.targets)
+
+
 def _report_errors(result: LoadResult, err: TextIO) -> None:
     if result.error is not None:
         error = result.error
@@ -321,12 +414,14 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
     try:
         args = _parser().parse_args(arguments)
         if args.command is None:
-            raise UsageError("a command is needed: list, tree, audit or symbols (see 'elfdeps --help')")
+            raise UsageError("a command is needed: list, tree, audit, symbols, graph or why (see 'elfdeps --help')")
         command = {
             "list": _command_list,
             "tree": _command_tree,
             "audit": _command_audit,
             "symbols": _command_symbols,
+            "graph": _command_graph,
+            "why": _command_why,
         }[args.command]
         outcome = command(args, out, err)
         out.flush()
