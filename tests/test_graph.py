@@ -23,7 +23,14 @@ from graph_support import REPO, dot_graph_keys, elfdeps, loader_graph, parse_dot
 
 from elfdeps.render.untrusted import printable
 from fixtures import build, by_name
-from fixtures.graph_scenarios import HOSTILE, HOSTILE_NAMES, WHY_SCENARIOS, build_rust_picture, why_by_name
+from fixtures.graph_scenarios import (
+    HOSTILE,
+    HOSTILE_NAMES,
+    WHY_SCENARIOS,
+    build_rust_picture,
+    build_rust_shared_std,
+    why_by_name,
+)
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "graph"
 SVG = "{http://www.w3.org/2000/svg}"
@@ -282,6 +289,46 @@ def test_problems_drawn_on_the_rust_picture(rust_picture: Path, tmp_path: Path) 
     assert "app: 7 objects, 1 not found, 1 unused dependency, std in 2 objects" in out
     assert _graph(rust_picture, "-o", str(tmp_path / "picture.png"))[0] == 1
     assert (tmp_path / "picture.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def _host_rustlib() -> str:
+    """The toolchain's directory of Rust dylibs (libstd-<hash>.so) for this host."""
+    sysroot = subprocess.run(["rustc", "--print", "sysroot"], capture_output=True, text=True, check=True).stdout
+    version = subprocess.run(["rustc", "-vV"], capture_output=True, text=True, check=True).stdout
+    host = next(line.split(": ", 1)[1] for line in version.splitlines() if line.startswith("host: "))
+    return f"{sysroot.strip()}/lib/rustlib/{host}/lib"
+
+
+def test_stand_in_rust_facts_with_a_shared_libstd(tmp_path: Path) -> None:
+    """libstd-<hash>.so is libstd; a prefer-dynamic dylib needs it and carries no std of its own; a
+    dylib that embeds std and the shared libstd are the same crate twice."""
+    program = build_rust_shared_std(tmp_path / "shared")
+    code, out, err = elfdeps("graph", "--no-env", "--ld-library-path", _host_rustlib(), str(program))
+    assert (code, err) == (0, "")
+    graph = parse_dot(out)
+    kinds = {label: cls.split()[0] for node_id, label in graph.labels.items() if (cls := graph.classes[node_id])}
+    libstd = next(label for label in kinds if label.startswith("libstd-"))
+    assert re.fullmatch(r"libstd-[0-9a-f]{16}\.so", libstd)
+    assert [kinds["libra.so"], kinds["librb.so"], kinds[libstd]] == ["kind-rust-dylib"] * 2 + ["kind-libstd"]
+    tie = re.findall(r"^  (n\d+) -> (n\d+) \[[^\n]*class=\"group\"", out, re.MULTILINE)
+    assert [(graph.labels[s], graph.labels[t]) for s, t in tie] == [("libra.so", libstd)]
+
+
+@pytest.mark.parametrize(
+    ("symbol", "is_std"),
+    [
+        (b"_RNvNtCsjrHSEGnQ3l9_3std9panicking12default_hook", True),
+        (b"_RNvNCNKNvNvMNtNtNtCsjrHSEGnQ3l9_3std4sync4mpmc7contextNtBa_7Context4with7CONTEXT0", True),
+        (b"_RNvMsi_NtNtNtCsjrHSEGnQ3l9_3std3sys2fs4unixNtB5_4File4read", True),
+        (b"_RNvMs_NtCslNYArtu3iFV_5alloc5boxed3new", False),  # alloc, not std
+        (b"_RINvNtCsgEmfK2I1SDS_4core9panicking13assert_failedAhj4_RShECsjrHSEGnQ3l9_3std", False),  # generic
+        (b"_RNvNtCs1234_6stdlib3foo", False),  # a crate whose name starts with std
+    ],
+)
+def test_std_item_names(symbol: bytes, is_std: bool) -> None:
+    from elfdeps.depgraph.rust_standin import _STD_V0
+
+    assert bool(_STD_V0.match(symbol)) is is_std
 
 
 def test_missing_symbol_outlines_the_object_red() -> None:
