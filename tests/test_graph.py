@@ -140,6 +140,20 @@ def test_two_hundred_library_tree_nodes_and_edges(bench_tree: Path) -> None:
     assert "rankdir=LR" in out  # auto: more than WIDE objects at one depth
 
 
+def test_several_files_share_their_objects() -> None:
+    """Two programs in one graph: two roots, the libraries they share (libc, ld.so) drawn once."""
+    diamond, three = _shape("why_diamond_all_chains"), _shape("why_three_chains")
+    _code, out, _err = elfdeps("graph", "--no-env", "--path", str(diamond / "main"), str(three / "main"))
+    graph = parse_dot(out)
+    nodes, edges = dot_graph_keys(graph)
+    diamond_nodes, diamond_edges = loader_graph(str(diamond / "main"), str(diamond))
+    three_nodes, three_edges = loader_graph(str(three / "main"), str(three))
+    assert nodes == diamond_nodes | three_nodes and edges == diamond_edges | three_edges
+    roots = [label for node_id, label in graph.labels.items() if "root" in graph.classes.get(node_id, "")]
+    assert roots == [str(diamond / "main"), str(three / "main")]
+    assert sum(1 for label in graph.labels.values() if label.endswith("/libc.so.6")) == 1
+
+
 def test_dt_needed_order_is_kept() -> None:
     """Edges of each requester appear in its DT_NEEDED order, and ordering=out asks dot to keep it."""
     directory = _shape("why_three_chains")

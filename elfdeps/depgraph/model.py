@@ -100,9 +100,6 @@ class GraphModel(NamedTuple):
     edges: tuple[GraphEdge, ...]
     groups: tuple[Group, ...]  # members as node ids
 
-    def node(self, node_id: str) -> Node:
-        return next(node for node in self.nodes if node.id == node_id)
-
 
 def _is_executable(obj: LoadedObject) -> bool:
     elf = obj.elf
@@ -187,7 +184,7 @@ def build_model(results: Sequence[LoadResult], findings: Sequence[Finding], rust
 
     edges: list[GraphEdge] = []
     seen_edges: set[tuple[str, str, bytes]] = set()
-    needed_by: dict[str, list[str]] = {}
+    needed_by: dict[str, dict[str, None]] = {}  # ordered sets: requesters in edge order
     unused = {(f.object, f.library) for f in findings if f.rule == "unused-dependency"}
     for result in results:
         for edge in result.edges:
@@ -211,9 +208,7 @@ def build_model(results: Sequence[LoadResult], findings: Sequence[Finding], rust
                     unused=(requester.path, target.path) in unused,
                 )
             )
-            targets_needers = needed_by.setdefault(target_id, [])
-            if source_id not in targets_needers:
-                targets_needers.append(source_id)
+            needed_by.setdefault(target_id, {})[source_id] = None
 
     by_object: dict[str, list[Finding]] = {}
     missing_by_name: dict[str, list[Finding]] = {}

@@ -75,11 +75,9 @@ def _findings(node: Node) -> dict[str, Any]:
 
 
 def _data(model: GraphModel, files: Sequence[str]) -> dict[str, Any]:
-    needs: dict[str, list[str]] = {}
+    needs: dict[str, dict[str, None]] = {}  # ordered sets: dependencies in DT_NEEDED order
     for edge in model.edges:
-        targets = needs.setdefault(edge.source, [])
-        if edge.target not in targets:
-            targets.append(edge.target)
+        needs.setdefault(edge.source, {})[edge.target] = None
     groups: dict[str, list[dict[str, Any]]] = {}
     for group in model.groups:
         entry = {"label": printable(group.label), "message": group.message, "members": list(group.members)}
@@ -93,7 +91,7 @@ def _data(model: GraphModel, files: Sequence[str]) -> dict[str, Any]:
             "kind": _KIND_TEXT[node.kind.value],
             "how": node.how,
             "neededBy": list(node.needed_by),
-            "needs": needs.get(node.id, []),
+            "needs": list(needs.get(node.id, ())),
             "findings": _findings(node),
             "groups": groups.get(node.id, []),
             "searched": _searched(node),
