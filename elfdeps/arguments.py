@@ -20,7 +20,7 @@ from elfdeps.facts import TYPE_CHECKING, Fact
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ["COMMANDS", "Arguments", "Command", "Option", "parse", "parse_argparse", "parse_fast"]
+__all__ = ["COMMANDS", "Arguments", "Command", "Option", "Positional", "parse", "parse_argparse", "parse_fast"]
 
 FLAG, VALUE, APPEND = "flag", "value", "append"
 
@@ -34,14 +34,20 @@ class Option(Fact):
     convert: Callable[[str], object] | None = None  # raises ValueError with the message to show
     choices: tuple[str, ...] | None = None
     resolution: bool = False  # listed under "resolution" in the help
+    default: object = None  # of a VALUE option given no value
+
+
+class Positional(Fact):
+    dest: str
+    metavar: str
+    help: str | None = None
+    many: bool = False  # one or more (nargs="+"): only the last positional
 
 
 class Command(Fact):
     name: str
     summary: str
-    positional: str  # dest of the file argument(s)
-    metavar: str
-    many: bool  # one or more (nargs="+"), else exactly one
+    positionals: tuple[Positional, ...]
     options: tuple[Option, ...]
 
 
@@ -62,6 +68,13 @@ def depth(text: str) -> int:
     value = int(text) if text.isdigit() else -1
     if value < 0:
         raise ValueError(f"wants a number of levels (0 or more), not {text!r}")
+    return value
+
+
+def chains(text: str) -> int:
+    value = int(text) if text.isdigit() else 0
+    if value < 1:
+        raise ValueError(f"wants a number of chains (1 or more), not {text!r}")
     return value
 
 
@@ -91,18 +104,18 @@ _RESOLUTION = tuple(
     )
 )
 _SEVERITIES = ("error", "warning", "info")
+_FILE = Positional("file", "FILE")
+_FILES = Positional("files", "FILE", many=True)
 _TRACEBACK = Option(("--traceback",), "traceback", FLAG, "show the Python traceback of internal errors")
 
 COMMANDS: dict[str, Command] = {
     command.name: command._replace(options=(*command.options, *_RESOLUTION))
     for command in (
-        Command("list", "ldd-compatible flat list in load order (never runs FILE)", "file", "FILE", False, (_JSON,)),
+        Command("list", "ldd-compatible flat list in load order (never runs FILE)", (_FILE,), (_JSON,)),
         Command(
             "tree",
             "dependency tree: how each library was found, what was tried",
-            "files",
-            "FILE",
-            True,
+            (_FILES,),
             (
                 _JSON,
                 Option(("-a", "--all"), "all", FLAG, "every reference, subtrees repeated (lddtree -a)"),
@@ -117,9 +130,7 @@ COMMANDS: dict[str, Command] = {
         Command(
             "audit",
             "pre-release gate: missing libraries, symbols, versions, RPATHs",
-            "paths",
-            "PATH",
-            True,
+            (Positional("paths", "PATH", "files or directories (walked; non-ELF files skipped)", many=True),),
             (
                 Option(("--format",), "format", VALUE, "output format (text)", None, None, ("text", "json", "sarif")),
                 Option(("--json",), "json", FLAG, "same as --format json"),
@@ -137,13 +148,46 @@ COMMANDS: dict[str, Command] = {
         Command(
             "symbols",
             "where each undefined symbol binds (like LD_DEBUG=bindings)",
-            "file",
-            "FILE",
-            False,
+            (_FILE,),
             (
                 Option(("--missing",), "missing", FLAG, "only references nothing defines"),
                 Option(("--defines",), "defines", VALUE, "which loaded objects define NAME, and which wins", "NAME"),
                 Option(("--json",), "json", FLAG, "one JSON object on stdout"),
+            ),
+        ),
+        Command(
+            "graph",
+            "dependency graph: .dot, .svg, .png, .pdf, or a self-contained .html",
+            (_FILES,),
+            (
+                Option(
+                    ("-o", "--output"), "output", VALUE, "file to write; format from the suffix (default: DOT)", "OUT"
+                ),
+                Option(("-p", "--path"), "path", FLAG, "label nodes with paths, not sonames"),
+                Option(("--label",), "label", FLAG, "label each edge with how it was found"),
+                Option(("--collapse-system",), "collapse_system", FLAG, "fold the system libraries into one node"),
+                Option(("--max-depth",), "max_depth", VALUE, "only objects at most N DT_NEEDED hops away", "N", depth),
+                Option(("--focus",), "focus", VALUE, "only the chains that bring LIB in (name, path or glob)", "LIB"),
+                Option(
+                    ("--rankdir",),
+                    "rankdir",
+                    VALUE,
+                    "direction (auto: TB; LR if wide)",
+                    None,
+                    None,
+                    ("auto", "TB", "LR", "BT", "RL"),
+                    default="auto",
+                ),
+            ),
+        ),
+        Command(
+            "why",
+            "every chain of DT_NEEDED edges that brings LIB in",
+            (_FILE, Positional("library", "LIB", "a soname or file name, a path, or a glob of either")),
+            (
+                Option(("--max-chains",), "max_chains", VALUE, "show at most N chains (20)", "N", chains, default=20),
+                Option(("-p", "--path"), "path", FLAG, "paths instead of names in each hop"),
+                _JSON,
             ),
         ),
     )
@@ -153,7 +197,7 @@ COMMANDS: dict[str, Command] = {
 def _defaults(command: Command) -> dict[str, Any]:
     values: dict[str, Any] = {"command": command.name, "traceback": False}
     for option in command.options:
-        values[option.dest] = False if option.kind == FLAG else [] if option.kind == APPEND else None
+        values[option.dest] = False if option.kind == FLAG else [] if option.kind == APPEND else option.default
     return values
 
 
@@ -215,9 +259,14 @@ def parse_fast(argv: Sequence[str]) -> Arguments | None:
             values[option.dest].append(value)
         else:
             values[option.dest] = value
-    if not positionals or (len(positionals) > 1 and not command.many):
+    fixed = [positional for positional in command.positionals if not positional.many]
+    many = next((positional for positional in command.positionals if positional.many), None)
+    if len(positionals) < len(fixed) + (many is not None) or (many is None and len(positionals) > len(fixed)):
         return None
-    values[command.positional] = positionals if command.many else positionals[0]
+    for positional, word in zip(fixed, positionals, strict=False):
+        values[positional.dest] = word
+    if many is not None:
+        values[many.dest] = positionals[len(fixed) :]
     return Arguments(values)
 
 
@@ -272,7 +321,13 @@ def parse_argparse(argv: Sequence[str]) -> Arguments:
         )
         if command.name != selected:
             continue
-        sub.add_argument(command.positional, metavar=command.metavar, nargs="+" if command.many else None)
+        for positional in command.positionals:
+            sub.add_argument(
+                positional.dest,
+                metavar=positional.metavar,
+                help=positional.help,
+                nargs="+" if positional.many else None,
+            )
         group = sub.add_argument_group("resolution (what the analysed program would be started with)")
         for option in command.options:
             target = group if option.resolution else sub
@@ -280,7 +335,7 @@ def parse_argparse(argv: Sequence[str]) -> Arguments:
             if option.kind == FLAG:
                 kwargs["action"] = "store_true"
             else:
-                kwargs.update(metavar=option.metavar, choices=option.choices, default=None)
+                kwargs.update(metavar=option.metavar, choices=option.choices, default=option.default)
                 if option.kind == APPEND:
                     kwargs.update(action="append", default=[])
                 if option.convert is not None:

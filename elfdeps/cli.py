@@ -297,6 +297,70 @@ def _command_symbols(args: Arguments, out: TextIO, err: TextIO) -> _Outcome:
     return _Outcome(problems=not result.ok or any(binding.fails for binding in report.bindings))
 
 
+_GRAPH_FORMATS = (".dot", ".svg", ".png", ".pdf", ".html")
+
+
+def _command_graph(args: Arguments, out: TextIO, _err: TextIO) -> _Outcome:
+    from elfdeps.audit.rules import Severity
+    from elfdeps.audit.runner import AuditOptions, audit
+    from elfdeps.depgraph.model import build_model
+    from elfdeps.depgraph.rust_standin import rust_facts
+    from elfdeps.depgraph.views import ViewOptions, cut
+    from elfdeps.render.dot import DotOptions, dot_text, render
+
+    suffix = os.path.splitext(args.output)[1].lower() if args.output else ".dot"
+    if suffix not in _GRAPH_FORMATS:
+        raise UsageError(f"-o {args.output}: the suffix chooses the format: {', '.join(_GRAPH_FORMATS)}")
+    for path in args.files:
+        if os.path.isdir(path):
+            raise InputError(f"{path}: Is a directory")
+    report = audit([_main_path(path, args.root) for path in args.files], AuditOptions(_loader_env(args)))
+    for entry in report.entries:
+        if entry.result is None:  # a file that looks like ELF but cannot be read
+            raise InputError(entry.findings[0].message if entry.findings else f"{entry.path}: cannot be analysed")
+    results = [entry.result for entry in report.entries if entry.result is not None]
+    # The Rust stage plugs in here: rust_facts() is the stand-in (see elfdeps/depgraph/rust_standin.py).
+    from elfdeps.elf.cache import FileCache
+
+    model = build_model(results, report.findings, rust_facts(results, FileCache()))
+    model = cut(model, ViewOptions(args.focus, args.max_depth, args.collapse_system))
+    dot = dot_text(model, DotOptions(rankdir=args.rankdir, edge_labels=args.label, show_paths=args.path))
+    if suffix == ".dot":
+        data = dot.encode("utf-8")
+    elif suffix == ".html":
+        from elfdeps.render.html import html_report
+
+        data = html_report(model, render(dot, "svg").decode("utf-8"), args.files).encode("utf-8")
+    else:
+        data = render(dot, suffix[1:])
+    if args.output is None:
+        out.write(dot)
+    else:
+        try:
+            with open(args.output, "wb") as handle:
+                handle.write(data)
+        except OSError as error:
+            raise InputError(f"{args.output}: cannot write the graph: {error.strerror}") from error
+    return _Outcome(problems=any(finding.severity is Severity.ERROR for finding in report.findings))
+
+
+def _command_why(args: Arguments, out: TextIO, err: TextIO) -> _Outcome:
+    from elfdeps.depgraph.chains import find_chains
+    from elfdeps.loader.graph import emulate
+    from elfdeps.render.why_text import render_why, why_json
+
+    result = emulate(_main_path(args.file, args.root), _loader_env(args), check_shadowing=True)
+    chains = find_chains(result, args.library, limit=args.max_chains)
+    if args.json:
+        from elfdeps.render.jsonreport import write_report
+
+        write_report("why", [result], out, {"why": why_json(result, chains, args.library)})
+    else:
+        render_why(result, chains, args.library, out, show_paths=args.path)
+    _report_errors(result, err)
+    return _Outcome(problems=not chains.targets)
+
+
 def _report_errors(result: LoadResult, err: TextIO) -> None:
     from elfdeps.render.printable import shown
 
@@ -320,6 +384,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
             "tree": _command_tree,
             "audit": _command_audit,
             "symbols": _command_symbols,
+            "graph": _command_graph,
+            "why": _command_why,
         }[args.command]
         outcome = command(args, out, err)
         out.flush()

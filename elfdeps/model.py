@@ -9,6 +9,7 @@ import os
 from elfdeps.facts import Fact, Symbolic
 
 __all__ = [
+    "VIA_LABELS",
     "Attempt",
     "DependencyKind",
     "Edge",
@@ -20,6 +21,7 @@ __all__ = [
     "Outcome",
     "SystemFacts",
     "Via",
+    "via_label",
 ]
 
 
@@ -182,3 +184,27 @@ class LoadResult(Fact):
     @property
     def ok(self) -> bool:
         return self.error is None and not self.missing
+
+
+VIA_LABELS = {
+    Via.RUNPATH: "runpath",
+    Via.LD_LIBRARY_PATH: "LD_LIBRARY_PATH",
+    Via.LD_SO_CACHE: "ld.so.cache",
+    Via.DEFAULT: "default",
+    Via.DIRECT: "direct",
+    Via.PRELOAD: "preload",
+    Via.INTERPRETER: "interpreter",
+    Via.MAIN: "main",
+}
+
+
+def via_label(obj: LoadedObject, requester: LoadedObject | None) -> str:
+    """How an object was found, as every output says it: ``rpath``, ``rpath of libfoo.so`` (an
+    inherited RPATH), ``runpath``, ``ld.so.cache``, ... (names from files: escape before printing)."""
+    if obj.via is Via.RPATH:
+        if requester is not None and obj.via_owner == requester.path:
+            return "rpath"
+        return f"rpath of {os.path.basename(obj.via_owner or '') or '?'}"
+    if obj.via is None:
+        return "not found"
+    return VIA_LABELS[obj.via]

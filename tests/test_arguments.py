@@ -15,30 +15,31 @@ from elfdeps.arguments import APPEND, COMMANDS, FLAG, parse_argparse, parse_fast
 from elfdeps.errors import UsageError
 
 REPO = Path(__file__).resolve().parent.parent
-VALUES = {"max_depth": "3", "jobs": "2", "format": "json", "fail_on": "warning"}
+VALUES = {"max_depth": "3", "jobs": "2", "format": "json", "fail_on": "warning", "rankdir": "LR", "max_chains": "4"}
 
 
 @st.composite
 def command_lines(draw: st.DrawFn) -> list[str]:
-    """An ordinary command line: a command, its options written out in full, its files (before or
-    after the options)."""
+    """An ordinary command line: a command, its options written out in full, its positional words
+    (before or after the options)."""
     command = COMMANDS[draw(st.sampled_from(sorted(COMMANDS)))]
     prefix = ["--traceback"] if draw(st.booleans()) else []
-    files = draw(
-        st.lists(st.sampled_from(["/bin/ls", "a.so", "dir/b", "-"]), min_size=1, max_size=3 if command.many else 1)
-    )
     words: list[str] = []
+    for positional in command.positionals:
+        count = draw(st.integers(1, 3)) if positional.many else 1
+        words += draw(st.lists(st.sampled_from(["/bin/ls", "a.so", "dir/b", "-"]), min_size=count, max_size=count))
+    options: list[str] = []
     for option in draw(st.lists(st.sampled_from(command.options), max_size=5)):
         flag = draw(st.sampled_from(option.flags))
         if option.kind == FLAG:
-            words.append(flag)
+            options.append(flag)
             continue
         value = VALUES.get(option.dest) or draw(st.sampled_from(["x", "lib*.so", "/opt/lib:/usr/lib", ""]))
         if flag.startswith("--") and (not value or draw(st.booleans())):
-            words.append(f"{flag}={value}")
+            options.append(f"{flag}={value}")
         else:
-            words += [flag, value]
-    body = [*files, *words] if draw(st.booleans()) else [*words, *files]
+            options += [flag, value]
+    body = [*words, *options] if draw(st.booleans()) else [*options, *words]
     return [*prefix, command.name, *body]
 
 

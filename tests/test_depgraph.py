@@ -11,7 +11,7 @@ from typing import NamedTuple
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from elfdeps.depgraph import DependencyIndex, NodeRole, dependency_tree
+from elfdeps.depgraph.tree import DependencyIndex, NodeRole, dependency_tree
 from elfdeps.facts import Fact, Symbolic
 from elfdeps.loader.environment import LoaderEnv
 from elfdeps.loader.graph import emulate

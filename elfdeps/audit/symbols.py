@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 from elfdeps.audit.rules import RULES, Finding, Severity
 from elfdeps.binding import Binding, BindingReport, VersionProblemKind, definers
-from elfdeps.depgraph import DependencyIndex
+from elfdeps.depgraph.tree import DependencyIndex
 from elfdeps.elf.cache import FileCache, OpenFailure
 from elfdeps.elf.relocations import RelocClass
 from elfdeps.elf.symbols import is_exported

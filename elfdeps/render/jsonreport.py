@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, TextIO
 
 from elfdeps import __version__
-from elfdeps.depgraph import DependencyIndex, dependency_tree
+from elfdeps.depgraph.tree import DependencyIndex, dependency_tree
 from elfdeps.model import Attempt, LoadedObject, LoadResult
 
 if TYPE_CHECKING:

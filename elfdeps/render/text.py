@@ -10,9 +10,9 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 
-from elfdeps.depgraph import DependencyIndex, NodeRole, TreeNode, dependency_tree
+from elfdeps.depgraph.tree import DependencyIndex, NodeRole, TreeNode, dependency_tree
 from elfdeps.facts import TYPE_CHECKING, Fact
-from elfdeps.model import Attempt, DependencyKind, LoadedObject, LoadResult, Outcome, Via
+from elfdeps.model import VIA_LABELS, Attempt, DependencyKind, LoadedObject, LoadResult, Outcome, Via, via_label
 from elfdeps.render.printable import shown
 
 if TYPE_CHECKING:
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
     from elfdeps.advice.fix import CombinedFix
 
-__all__ = ["Palette", "TreeOptions", "describe_attempt", "fix_lines", "render_list", "render_tree", "via_label"]
+__all__ = ["Palette", "TreeOptions", "describe_attempt", "fix_lines", "render_list", "render_tree"]
 
 
 class Palette(Fact):
@@ -56,34 +56,12 @@ class TreeOptions(Fact):
     unicode: bool = False  # box-drawing branches (a UTF-8 terminal) instead of ASCII
 
 
-_LABELS = {
-    Via.RUNPATH: "runpath",
-    Via.LD_LIBRARY_PATH: "LD_LIBRARY_PATH",
-    Via.LD_SO_CACHE: "ld.so.cache",
-    Via.DEFAULT: "default",
-    Via.DIRECT: "direct",
-    Via.PRELOAD: "preload",
-    Via.INTERPRETER: "interpreter",
-    Via.MAIN: "main",
-}
 _SYSTEM = (Via.LD_SO_CACHE, Via.DEFAULT, Via.INTERPRETER)
 _BRANCHES = {  # (branch, last branch, continuation, last continuation)
     False: ("|-- ", "`-- ", "|   ", "    "),
     True: ("├── ", "└── ", "│   ", "    "),
 }
 MAX_INDENT = 24  # deeper levels are drawn at this indent with their depth written out
-
-
-def via_label(obj: LoadedObject, requester: LoadedObject | None) -> str:
-    """``rpath``, ``rpath of libfoo.so``, ``runpath``, ... (without the brackets)."""
-    if obj.via is Via.RPATH:
-        if requester is not None and obj.via_owner == requester.path:
-            return "rpath"
-        owner = os.path.basename(obj.via_owner or "") or "?"
-        return f"rpath of {shown(owner)}"
-    if obj.via is None:
-        return "not found"
-    return _LABELS[obj.via]
 
 
 def render_list(result: LoadResult, out: TextIO) -> None:
@@ -104,7 +82,7 @@ def render_list(result: LoadResult, out: TextIO) -> None:
 
 def describe_attempt(attempt: Attempt, with_name: bool = True) -> str:
     """One place tried: ``/dir/libx.so  [runpath of app]: no such file``."""
-    source = _LABELS.get(attempt.source, attempt.source.value)
+    source = VIA_LABELS.get(attempt.source, attempt.source.value)
     if attempt.source is Via.RPATH:
         source = "rpath"
     if attempt.owner:
@@ -231,7 +209,7 @@ def _line(node: TreeNode, result: LoadResult, options: TreeOptions, palette: Pal
         relative = result.system is None or result.system.root is None
         note = _missing_note(obj, relative)
         return f"{palette.bad(name)} => {palette.bad('not found')} {palette.dim('(' + note + ')')}"
-    label = via_label(obj, requester)
+    label = shown(via_label(obj, requester))
     if node.edge.kind is not DependencyKind.NEEDED:
         label = f"{node.edge.kind.value}, {label}"
     system = obj.via in _SYSTEM
