@@ -79,7 +79,9 @@ def test_tree_json_shows_every_loaded_object_exactly_once(program: str) -> None:
     report = json.loads(out)["files"][0]
     nodes = report["tree"]["nodes"]
     assert nodes[0]["parent"] is None and nodes[0]["object"] == 0
-    assert sorted(node["object"] for node in nodes[1:]) == list(range(1, len(report["objects"])))
+    shown = [node["object"] for node in nodes[1:] if node["role"] in ("loads", "not-found")]
+    assert sorted(shown) == list(range(1, len(report["objects"])))
+    assert all(node["shadowed_by"] for node in nodes[1:] if node["role"] == "repeat")
     for position, node in enumerate(nodes[1:], 1):
         parent = nodes[node["parent"]]
         assert node["parent"] < position and node["depth"] == parent["depth"] + 1

@@ -128,7 +128,8 @@ def dependency_tree(
     """The tree in pre-order, and whether ``limit`` cut it short.
 
     Default view: each object once, under the entry that made the loader load it (its first
-    requester in load order); later references are left out. ``full``: every entry of every object,
+    requester in load order); later references are left out, except a reuse that shadows the
+    requester's own search (shown as a repeat, without its dependencies). ``full``: every entry of every object,
     each subtree repeated wherever it is referenced, a reference back to an ancestor marked as a cycle
     (lddtree's -a; it can grow exponentially on diamonds, hence ``limit``).
     """
@@ -157,8 +158,8 @@ def dependency_tree(
                 role = NodeRole.CYCLE
             elif obj.needed_by == edge.requester and target not in expanded:
                 role = NodeRole.LOADS
-            elif not full:
-                continue  # shown once, where it was loaded
+            elif not full and edge.shadowed_path is None:
+                continue  # shown once, where it was loaded (a shadowed reuse is worth its line)
             else:
                 role = NodeRole.REPEAT
             parent = nodes[position]
@@ -170,7 +171,7 @@ def dependency_tree(
             if role is NodeRole.LOADS:
                 expanded.add(target)
             nodes.append(TreeNode(position, parent.depth + 1, target, edge, role))
-            if role in (NodeRole.LOADS, NodeRole.REPEAT) and index.children[target]:
+            if (role is NodeRole.LOADS or (full and role is NodeRole.REPEAT)) and index.children[target]:
                 stack.append((position, edges, next_edge))
                 stack.append((len(nodes) - 1, index.children[target], 0))
                 on_path.add(target)

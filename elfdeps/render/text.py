@@ -326,13 +326,19 @@ def render_tree(
     out.write(palette.dim(_summary(result, hidden if options.hide or options.hide_system else 0, truncated)) + "\n")
 
 
+def _missing_for(result: LoadResult, index: int) -> str:
+    obj = result.objects[index]
+    requester = result.objects[obj.needed_by] if obj.needed_by is not None else result.main
+    return f"{shown(obj.display_name)} for {shown(os.path.basename(requester.path or result.main_path))}"
+
+
 def _details(result: LoadResult, missing: list[int], options: TreeOptions, palette: Palette) -> Iterator[str]:
     """With -v: the places tried for the libraries not found (one list per group sharing it), the
     candidates skipped on the way, and every copy found elsewhere."""
     if not options.verbose or not missing:
         return
     for members, lines in _search_groups(result, missing):
-        names = ", ".join(shown(result.objects[index].display_name) for index in members)
+        names = ", ".join(_missing_for(result, index) for index in members)
         yield palette.dim(f"{names}: searched, in order:" if lines else f"{names}: no place to search")
         for line in lines:
             yield "    " + (palette.warn(line) if "skipped" in line or "error" in line else line)
