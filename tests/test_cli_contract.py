@@ -32,7 +32,7 @@ def run(*argv: str) -> tuple[int, str, str]:
 
 @pytest.fixture(scope="module")
 def schema() -> dict:
-    text = resources.files("elfdeps").joinpath("schemas/report-v1.schema.json").read_text()
+    text = resources.files("elfdeps").joinpath("schemas/report-v2.schema.json").read_text()
     loaded = json.loads(text)
     jsonschema.Draft202012Validator.check_schema(loaded)
     return loaded
@@ -45,7 +45,7 @@ def test_json_validates_against_shipped_schema(command: str, program: str, schem
     assert code == 0
     report = json.loads(out)
     jsonschema.validate(report, schema)
-    assert report["schema_version"] == 1
+    assert report["schema_version"] == 2
     assert report["files"][0]["objects"][0]["via"] == "main"
 
 
@@ -74,20 +74,21 @@ def test_list_lines_are_the_json_load_order(program: str) -> None:
 
 
 @pytest.mark.parametrize("program", SYSTEM_PROGRAMS)
-def test_tree_json_reaches_every_loaded_object_once_expanded(program: str) -> None:
+def test_tree_json_shows_every_loaded_object_exactly_once(program: str) -> None:
     _code, out, _ = run("tree", "--json", "--no-env", program)
     report = json.loads(out)["files"][0]
-    loaded = {obj["path"] for obj in report["objects"][1:] if obj["found"]}
-    seen: set[str] = set()
-
-    def walk(node: dict) -> None:
-        for child in node["children"]:
-            if child["found"]:
-                seen.add(child["path"])
-            walk(child)
-
-    walk(report["tree"])
-    assert loaded <= seen
+    nodes = report["tree"]["nodes"]
+    assert nodes[0]["parent"] is None and nodes[0]["object"] == 0
+    shown = [node["object"] for node in nodes[1:] if node["role"] in ("loads", "not-found")]
+    assert sorted(shown) == list(range(1, len(report["objects"])))
+    assert all(node["shadowed_by"] for node in nodes[1:] if node["role"] == "repeat")
+    for position, node in enumerate(nodes[1:], 1):
+        parent = nodes[node["parent"]]
+        assert node["parent"] < position and node["depth"] == parent["depth"] + 1
+        # each object hangs under the object that made the loader load it
+        assert report["objects"][node["object"]]["needed_by"] == report["objects"][parent["object"]]["path"] or (
+            parent["object"] == 0 and report["objects"][node["object"]]["needed_by"] is None
+        )
 
 
 @pytest.mark.parametrize("command", ["list", "tree"])

@@ -110,9 +110,7 @@ def test_a_truncated_or_foreign_cache_is_ignored() -> None:
 def test_ld_so_conf_includes_globs_in_sorted_order_comments_and_hwcap_lines(tmp_path) -> None:
     etc = tmp_path / "etc"
     (etc / "ld.so.conf.d").mkdir(parents=True)
-    (etc / "ld.so.conf").write_text(
-        "# top\n/opt/first/ # trailing comment\ninclude ld.so.conf.d/*.conf\nhwcap 0 x\n"
-    )
+    (etc / "ld.so.conf").write_text("# top\n/opt/first/ # trailing comment\ninclude ld.so.conf.d/*.conf\nhwcap 0 x\n")
     (etc / "ld.so.conf.d" / "b.conf").write_text("/opt/b\n")
     (etc / "ld.so.conf.d" / "a.conf").write_text("  /opt/a=libc6\n\ninclude /etc/ld.so.conf\n")
     assert read_ld_so_conf(RootFS(str(tmp_path)), "/etc/ld.so.conf") == ("/opt/first", "/opt/a", "/opt/b")

@@ -9,11 +9,11 @@ TLS), COPY, or plain data/address references that are bound at start-up even whe
 from __future__ import annotations
 
 import struct
-from enum import StrEnum
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
 from elfdeps.elf import constants as C
 from elfdeps.errors import ElfFormatError
+from elfdeps.facts import Fact, Symbolic
 
 if TYPE_CHECKING:
     from elfdeps.elf.reader import ElfFile
@@ -25,7 +25,7 @@ DT_RELACOUNT, DT_RELCOUNT = 0x6FFFFFF9, 0x6FFFFFFA
 MAX_RELOCATIONS = 1 << 24
 
 
-class RelocClass(StrEnum):
+class RelocClass(Symbolic):
     PLT = "plt"  # JUMP_SLOT and TLS: an undefined definition never satisfies it
     COPY = "copy"  # looked up skipping the executable
     DATA = "data"  # GLOB_DAT, absolute, ...: bound at start-up even in lazy mode
@@ -39,7 +39,7 @@ _MACHINE_TYPES: dict[int, tuple[frozenset[int], int, frozenset[int], int]] = {
 }
 
 
-class SymbolReference(NamedTuple):
+class SymbolReference(Fact):
     """One relocation that names a symbol."""
 
     symbol_index: int

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import errno
 import stat
-from enum import Enum
-from typing import NamedTuple
 
 from elfdeps.elf import constants as C
 from elfdeps.elf.cache import FileCache, OpenedFile, OpenFailure
 from elfdeps.elf.reader import ElfFile
 from elfdeps.errors import ElfFormatError
+from elfdeps.facts import Fact, Symbolic
 from elfdeps.loader.fs import RootFS
 
 __all__ = ["Verdict", "VerdictKind", "open_verify", "post_map_error"]
@@ -24,7 +23,7 @@ __all__ = ["Verdict", "VerdictKind", "open_verify", "post_map_error"]
 LIBC_ABI_MAX = 4  # x86-64 (sysdeps/gnu/ldsodefs.h): GNU OS/ABI versions 1..3 are accepted
 
 
-class VerdictKind(Enum):
+class VerdictKind(Symbolic):
     OK = "ok"
     ABSENT = "absent"  # could not be opened; ``errno`` says why
     WRONG_CLASS = "wrong-class"
@@ -32,7 +31,7 @@ class VerdictKind(Enum):
     FATAL = "fatal"
 
 
-class Verdict(NamedTuple):
+class Verdict(Fact):
     kind: VerdictKind
     errno: int = 0
     message: str | None = None
