@@ -1,6 +1,6 @@
 """Which crate builds live in which loaded object, who imports them and where those imports bind, and
-the problems that follow (rust.md §6.2-6.4): a pure function of a LoadResult (and, optionally, the
-BindingReport of the same run).
+the problems that follow (rust.md §6.2-6.4): a pure function of a LoadResult and the run's FileCache
+(and, optionally, the BindingReport of the same run).
 
 - Only objects that are Rust (kind != not-rust, :mod:`elfdeps.rust.objects`) are examined; C files
   cost a few C-speed searches each.
@@ -19,9 +19,10 @@ Public API: :func:`crate_report` -> :class:`CrateReport`; :class:`ObjectCrates`,
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, NamedTuple
 
+from elfdeps.elf.symbols import can_bind
 from elfdeps.errors import ElfFormatError
+from elfdeps.facts import TYPE_CHECKING, Fact
 from elfdeps.rust import detect
 from elfdeps.rust.mangling import Crate
 from elfdeps.rust.objects import (
@@ -38,6 +39,7 @@ from elfdeps.rust.problems import Holder, Problem
 
 if TYPE_CHECKING:
     from elfdeps.binding import BindingReport
+    from elfdeps.elf.cache import FileCache
     from elfdeps.elf.reader import ElfFile
     from elfdeps.model import LoadResult
 
@@ -46,7 +48,7 @@ __all__ = ["CrateBuild", "CrateReport", "ImportSite", "ObjectCrates", "crate_rep
 NO_CODE = CrateCode(0, 0, ())
 
 
-class ObjectCrates(NamedTuple):
+class ObjectCrates(Fact):
     """One loaded Rust object's facts."""
 
     object: int  # index in load order
@@ -62,7 +64,7 @@ class ObjectCrates(NamedTuple):
         return tuple(sorted(crate.scid for crate in crates if crate.name == b"__rustc" and crate.scid is not None))
 
 
-class ImportSite(NamedTuple):
+class ImportSite(Fact):
     """One object's references to one crate build, and where they bind."""
 
     object: int
@@ -70,13 +72,13 @@ class ImportSite(NamedTuple):
     bound_to: tuple[tuple[int | None, int], ...]  # (target object or None = unresolved, count); () = unknown
 
 
-class CrateBuild(NamedTuple):
+class CrateBuild(Fact):
     crate: Crate
     holders: tuple[Holder, ...]
     importers: tuple[ImportSite, ...]
 
 
-class CrateReport(NamedTuple):
+class CrateReport(Fact):
     objects: tuple[ObjectCrates, ...]  # the Rust objects, in load order
     builds: tuple[CrateBuild, ...]  # sorted by crate name, then StableCrateId
     problems: tuple[Problem, ...]
@@ -84,27 +86,31 @@ class CrateReport(NamedTuple):
     unreadable: tuple[tuple[int, str], ...] = ()  # objects whose symbols could not be read, and why
 
 
-def crate_report(result: LoadResult, binding: BindingReport | None = None, *, complete: bool = True) -> CrateReport:
-    """The crates of a loaded program and their problems (see the module docstring)."""
+def crate_report(
+    result: LoadResult, files: FileCache, binding: BindingReport | None = None, *, complete: bool = True
+) -> CrateReport:
+    """The crates of a loaded program and their problems (see the module docstring). ``files`` is the
+    run's FileCache (the one the emulation and the binding read through)."""
     rust: list[tuple[int, ElfFile, RustFacts]] = []
     paths: dict[int, str] = {}
     imports: dict[int, Imports] = {}
     unreadable: list[tuple[int, str]] = []
     for obj in result.objects:
-        if not obj.found or obj.elf is None:
+        if not obj.found or obj.host_path is None:
             continue
         try:
-            facts = rust_facts(obj.elf)
+            elf = files.elf(obj.host_path)
+            facts = rust_facts(elf)
             if facts.is_rust:
-                imports[obj.index] = rust_imports(obj.elf)
+                imports[obj.index] = rust_imports(elf)
         except ElfFormatError as error:  # the audit reports the file as malformed; here it is left out
             unreadable.append((obj.index, str(error)))
             continue
         if facts.is_rust:
-            rust.append((obj.index, obj.elf, facts))
-            paths[obj.index] = obj.path or obj.elf.path
+            rust.append((obj.index, elf, facts))
+            paths[obj.index] = obj.path or obj.host_path
     targets = _binding_targets(binding, frozenset(imports))
-    unresolved = _unresolved(result, imports, targets)
+    unresolved = _unresolved(result, files, imports, targets)
     skipped = None if complete or unresolved else _skippable(rust)
     defines: dict[int, Defines] = {}
     for index, elf, _ in rust:
@@ -152,22 +158,27 @@ def _binding_targets(
     return targets
 
 
-def _provided(result: LoadResult, name: bytes) -> bool:
-    """Whether a loaded object exports a definition of ``name`` (hash-table lookups, no scan)."""
+def _provided(result: LoadResult, files: FileCache, name: bytes) -> bool:
+    """Whether a loaded object has a definition of ``name`` that can bind (hash-table lookups, no scan)."""
     for obj in result.objects:
-        elf = obj.elf
-        if not obj.found or elf is None or elf.dynamic is None:
+        if not obj.found or obj.host_path is None:
             continue
-        table = elf.symbol_table
-        for index in table.find(name):
-            symbol = table.symbol(index)
-            if symbol.is_defined and symbol.bind in (1, 2, 10) and symbol.visibility in (0, 3):
-                return True
+        try:
+            table = files.elf(obj.host_path).symbol_table
+            for index in table.find(name):
+                symbol = table.symbol(index)
+                if can_bind(symbol.bind, symbol.type, symbol.visibility, symbol.value, symbol.shndx):
+                    return True
+        except ElfFormatError:
+            continue
     return False
 
 
 def _unresolved(
-    result: LoadResult, imports: dict[int, Imports], targets: dict[tuple[int, bytes], int | None] | None
+    result: LoadResult,
+    files: FileCache,
+    imports: dict[int, Imports],
+    targets: dict[tuple[int, bytes], int | None] | None,
 ) -> dict[tuple[int, Crate], tuple[bytes, ...]]:
     """Per (importer, expected v0 build), the references nothing loaded defines. With a binding report,
     only references the loader looks up (named by a relocation); without one, every undefined name."""
@@ -179,7 +190,7 @@ def _unresolved(
             if targets is not None:
                 lost = tuple(name for name in names if (index, name) in targets and targets[(index, name)] is None)
             else:
-                lost = tuple(name for name in names if not _provided(result, name))
+                lost = tuple(name for name in names if not _provided(result, files, name))
             if lost:
                 missing[(index, crate)] = lost
     return missing

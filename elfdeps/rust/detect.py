@@ -12,8 +12,8 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, NamedTuple
 
+from elfdeps.facts import TYPE_CHECKING, Fact
 from elfdeps.rust.mangling import Crate, parse
 from elfdeps.rust.metadata import crate_versions
 from elfdeps.rust.objects import (
@@ -60,7 +60,7 @@ _HASHED_FILE = re.compile(rb"lib(.+)-([0-9a-f]{16})\.so")
 Targets = Mapping[tuple[int, bytes], int | None]
 
 
-class RustObject(NamedTuple):
+class RustObject(Fact):
     """What detection needs of one loaded Rust object."""
 
     object: int

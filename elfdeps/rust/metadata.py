@@ -19,10 +19,10 @@ Public API: :func:`read_markers` -> :class:`RustMarkers`; :class:`RustcSection`;
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, NamedTuple
 
 from elfdeps.elf import constants as C
 from elfdeps.errors import ElfFormatError
+from elfdeps.facts import TYPE_CHECKING, Fact
 from elfdeps.rust.mangling import Crate
 
 if TYPE_CHECKING:
@@ -43,7 +43,7 @@ PF_X, PF_W = 0x1, 0x2
 SHF_ALLOC = 0x2
 
 
-class RustcSection(NamedTuple):
+class RustcSection(Fact):
     """What the ``.rustc`` section's header says."""
 
     format_version: int  # METADATA_VERSION (byte 7 of the magic)
@@ -63,7 +63,7 @@ class RustcSection(NamedTuple):
         return f"format v{self.format_version} (not decoded)"
 
 
-class RustMarkers(NamedTuple):
+class RustMarkers(Fact):
     """Every Rust marker of one file that needs no symbol parsing."""
 
     rustc: RustcSection | None

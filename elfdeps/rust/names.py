@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
-from typing import NamedTuple
+from elfdeps.facts import Fact, Symbolic
 
 __all__ = ["Crate", "MangledName", "Scheme"]
 
 
-class Scheme(StrEnum):
+class Scheme(Symbolic):
     V0 = "v0"
     LEGACY = "legacy"
 
 
-class Crate(NamedTuple):
+class Crate(Fact):
     """One crate build as names identify it: its name and StableCrateId (None: the scheme has none)."""
 
     name: bytes
@@ -24,7 +23,7 @@ class Crate(NamedTuple):
         return name if self.scid is None else f"{name}[{self.scid:016x}]"
 
 
-class MangledName(NamedTuple):
+class MangledName(Fact):
     """What a Rust symbol name says about crates."""
 
     scheme: Scheme

@@ -30,10 +30,10 @@ Public API: :func:`rust_facts`, :func:`rust_imports`, :func:`rust_defines`, :cla
 from __future__ import annotations
 
 from collections.abc import Mapping
-from enum import StrEnum
-from typing import TYPE_CHECKING, NamedTuple
 
 from elfdeps.elf import constants as C
+from elfdeps.elf.symbols import is_exported
+from elfdeps.facts import TYPE_CHECKING, Fact, Symbolic
 from elfdeps.rust.mangling import Crate, MangledName, Scheme, looks_mangled, parse
 from elfdeps.rust.metadata import RustMarkers, read_markers
 from elfdeps.rust.symtabs import RawSymbol, dynsym, exports_mangled_names, symtab
@@ -114,15 +114,12 @@ LEGACY_ANCHORS = {
     (b"alloc", b"raw_vec", b"capacity_overflow"): b"alloc",
     (b"alloc", b"alloc", b"handle_alloc_error"): b"alloc",
 }
-STB_LOCAL, STB_GLOBAL, STB_WEAK, STB_GNU_UNIQUE = 0, 1, 2, 10
-STV_DEFAULT, STV_INTERNAL, STV_HIDDEN, STV_PROTECTED = 0, 1, 2, 3
-STT_OBJECT, STT_FUNC, STT_TLS = 1, 2, 6
-PT_TLS, PT_GNU_RELRO = 7, 0x6474E552
+PT_GNU_RELRO = 0x6474E552
 PF_W = 0x2
 _ATTRIBUTE = "_elfdeps_rust"  # the memo's slot in an ElfFile's __dict__
 
 
-class Kind(StrEnum):
+class Kind(Symbolic):
     """What kind of Rust artefact a file is (rust.md §2.2)."""
 
     RUST_DYLIB = "rust-dylib"  # crate-type dylib: .rustc + rust_metadata_*; exports its crates' code
@@ -137,7 +134,7 @@ class Kind(StrEnum):
 SYMTAB_KINDS = frozenset({Kind.CDYLIB, Kind.RUST_EXECUTABLE, Kind.PROC_MACRO})
 
 
-class RustFacts(NamedTuple):
+class RustFacts(Fact):
     kind: Kind
     crate: Crate | None  # identity of a dylib / proc-macro: rust_metadata_<name>_<StableCrateId>
     versions: tuple[bytes, ...]  # rustc releases named by .comment and .rustc ("1.95.0 (59807616e …)")
@@ -148,14 +145,14 @@ class RustFacts(NamedTuple):
         return self.kind is not Kind.NOT_RUST
 
 
-class Static(NamedTuple):
+class Static(Fact):
     """A named data object in writable, non-RELRO memory (or thread-local): per-copy mutable state."""
 
     name: bytes
     exported: bool
 
 
-class CrateCode(NamedTuple):
+class CrateCode(Fact):
     """One crate build's own code in one object: non-generic definitions and statics."""
 
     exported: int  # in .dynsym, able to bind (global/weak, default/protected visibility)
@@ -163,12 +160,12 @@ class CrateCode(NamedTuple):
     statics: tuple[Static, ...]
 
 
-class LegacyExport(NamedTuple):
+class LegacyExport(Fact):
     crate: bytes  # the name's first segment
     static: bool  # a mutable static (or thread-local)
 
 
-class Defines(NamedTuple):
+class Defines(Fact):
     crates: Mapping[Crate, CrateCode]
     legacy_exports: Mapping[bytes, LegacyExport]  # exported legacy names of non-sysroot crates (§6.3)
     read_symtab: bool  # whether .symtab was consulted (see the module docstring)
@@ -179,7 +176,7 @@ class Defines(NamedTuple):
         return frozenset(export.crate for export in self.legacy_exports.values())
 
 
-class Imports(NamedTuple):
+class Imports(Fact):
     crates: Mapping[Crate, tuple[bytes, ...]]  # crate build -> its undefined names this object references
     unparsed: int
 
@@ -308,17 +305,13 @@ class _DefinesBuilder:
         bind, visibility, kind = symbol.info >> 4, symbol.other & 3, symbol.info & 0xF
         # A .symtab name .dynsym did not show is private whatever its binding: an executable's GLOBAL
         # symbols are not exported (no -rdynamic), and a library's exports were all in .dynsym.
-        exported = (
-            not from_symtab
-            and bind in (STB_GLOBAL, STB_WEAK, STB_GNU_UNIQUE)
-            and visibility in (STV_DEFAULT, STV_PROTECTED)
-        )
+        exported = not from_symtab and is_exported(bind, visibility)
         self.seen.add(symbol.name)
         parsed = parse(symbol.name, self.memo)
         if parsed is None:
             self.unparsed += looks_mangled(symbol.name)
             return
-        static = kind == STT_TLS or (kind == STT_OBJECT and self._is_mutable(symbol.value))
+        static = kind == C.STT_TLS or (kind == C.STT_OBJECT and self._is_mutable(symbol.value))
         crate = self._attribute(parsed, symbol.name, exported, static)
         if crate is None or crate in self.imported:
             return

@@ -21,9 +21,7 @@ Public API: the problem classes, :data:`Problem`, :class:`Level`, :class:`Holder
 
 from __future__ import annotations
 
-from enum import StrEnum
-from typing import NamedTuple
-
+from elfdeps.facts import Fact, Symbolic
 from elfdeps.rust.mangling import Crate
 from elfdeps.rust.objects import Static
 
@@ -39,7 +37,7 @@ __all__ = [
 ]
 
 
-class Level(StrEnum):
+class Level(Symbolic):
     """Same spelling as the audit severities (error/warning/info); mapped there one to one."""
 
     ERROR = "error"
@@ -47,7 +45,7 @@ class Level(StrEnum):
     INFO = "info"
 
 
-class Holder(NamedTuple):
+class Holder(Fact):
     """One loaded object holding one crate build's own code."""
 
     object: int  # index in load order
@@ -57,7 +55,7 @@ class Holder(NamedTuple):
     identity: bool  # the object is this crate's own dylib (rust_metadata_<crate>_<id>)
 
 
-class DuplicatedCrate(NamedTuple):
+class DuplicatedCrate(Fact):
     crate: Crate  # the build (scid None: found through identical legacy names)
     holders: tuple[Holder, ...]
     runtime: bool  # the std problem: std (or core/alloc/std-internal crates) in several objects
@@ -69,7 +67,7 @@ class DuplicatedCrate(NamedTuple):
     level: Level
 
 
-class CrateTwoBuilds(NamedTuple):
+class CrateTwoBuilds(Fact):
     name: bytes
     builds: tuple[tuple[Crate, tuple[int, ...]], ...]  # each build and the objects holding it
     importers: tuple[tuple[Crate, tuple[int, ...]], ...]  # each build and the objects importing it
@@ -78,7 +76,7 @@ class CrateTwoBuilds(NamedTuple):
     level: Level
 
 
-class CrateMismatch(NamedTuple):
+class CrateMismatch(Fact):
     importer: int
     expected: Crate  # the build its references name
     unresolved: int  # references to that build nothing loaded defines
@@ -89,13 +87,13 @@ class CrateMismatch(NamedTuple):
     level: Level
 
 
-class ToolchainMix(NamedTuple):
+class ToolchainMix(Fact):
     versions: tuple[tuple[bytes, tuple[int, ...]], ...]  # rustc release -> Rust objects built by it
     links: tuple[tuple[int, int], ...]  # (requester, Rust dylib) DT_NEEDED edges across releases
     level: Level
 
 
-class SonameMismatch(NamedTuple):
+class SonameMismatch(Fact):
     object: int
     file_name: bytes  # lib<x>-<hash>.so
     soname: bytes | None

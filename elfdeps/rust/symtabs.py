@@ -12,11 +12,11 @@ from __future__ import annotations
 import re
 import struct
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, NamedTuple
 
 from elfdeps.elf import constants as C
 from elfdeps.elf.symbols import address_to_offset, dynsym_count
 from elfdeps.errors import ElfFormatError
+from elfdeps.facts import TYPE_CHECKING, Fact
 
 if TYPE_CHECKING:
     from elfdeps.elf.reader import ElfFile
@@ -40,7 +40,7 @@ def exports_mangled_names(elf: ElfFile) -> bool:
 # -- raw symbol tables ----------------------------------------------------------------------------
 
 
-class RawSymbol(NamedTuple):
+class RawSymbol(Fact):
     name: bytes
     info: int
     other: int
