@@ -124,6 +124,7 @@ class LoadedObject(Fact):
     nearby: tuple[NearbyMatch, ...] = ()
     required: bool = True  # False for a DT_AUXILIARY filtee, whose absence the loader ignores
     facts: ObjectFacts | None = None  # None when not found (or the interpreter could not be read)
+    note: str | None = None  # advice about a library not found that no nearby copy carries
     host_path: str | None = None  # where its bytes are on this machine (inside --root), to read it again
 
     @property

@@ -241,4 +241,4 @@ def test_mutated_real_names_never_raise(name: bytes, flips: list[tuple[int, int]
 def test_hostile_shapes_are_bounded(name: bytes) -> None:
     start = time.perf_counter()
     parse(name)
-    assert time.perf_counter() - start < 0.5
+    assert time.perf_counter() - start < 2.0  # linear: ~0.1 ms here; generous for a loaded CI machine

@@ -29,7 +29,8 @@ MAX_ROUNDS = 6  # each round can only add directories; real trees settle in two 
 class CombinedFix(Fact):
     """What one LD_LIBRARY_PATH achieves for a program with missing libraries."""
 
-    directories: tuple[str, ...]  # in search order
+    directories: tuple[str, ...]  # added to the analysis' LD_LIBRARY_PATH, in search order
+    given: str | None  # the LD_LIBRARY_PATH the analysis had (it stays first: what resolved stays put)
     missing: tuple[str, ...]  # names not found without it
     still_missing: tuple[str, ...]  # names still not found with it (no usable copy anywhere we looked)
     secure: bool  # a set-user-ID program ignores LD_LIBRARY_PATH
@@ -41,7 +42,7 @@ class CombinedFix(Fact):
 
     @property
     def ld_library_path(self) -> str:
-        return ":".join(self.directories)
+        return ":".join([self.given, *self.directories] if self.given else self.directories)
 
 
 def cargo_target_dir(path: str) -> str | None:
@@ -95,7 +96,7 @@ def combined_fix(
             break
         directories += added
         given = [env.ld_library_path] if env.ld_library_path else []
-        trial_env = env._replace(ld_library_path=":".join([*directories, *given]))
+        trial_env = env._replace(ld_library_path=":".join([*given, *directories]))
         trial = emulate(result.main_path, trial_env, files, targets)
         current = explain_missing(trial, files, targets.of(trial, trial_env), toolchains)
         if current.error is not None or not current.missing:
@@ -105,6 +106,7 @@ def combined_fix(
         still = [*still, current.error.name]
     return CombinedFix(
         directories=tuple(directories),
+        given=env.ld_library_path or None,
         missing=tuple(missing),
         still_missing=tuple(still),
         secure=env.secure,

@@ -52,7 +52,9 @@ def _listdir(directory: str) -> list[str]:
         return []
 
 
-def _candidate_directories(target: TargetSystem, starts: list[str], toolchains: tuple[str, ...]) -> list[str]:
+def _candidate_directories(
+    target: TargetSystem, starts: list[str], toolchains: tuple[str, ...], toolchains_first: bool = False
+) -> list[str]:
     found: list[str] = []
 
     seen: set[str] = set()
@@ -63,6 +65,11 @@ def _candidate_directories(target: TargetSystem, starts: list[str], toolchains: 
             seen.add(key)
             found.append(directory)
 
+    # A sysroot's programs are not run with this machine's toolchains.
+    local_toolchains = toolchains if target.fs.root is None else ()
+    if toolchains_first:  # libstd-<hash>.so: the toolchain that built it, before copies in bundles
+        for directory in local_toolchains:
+            add(directory)
     for start in starts:
         directory = start
         for _level in range(ANCESTOR_LEVELS + 1):
@@ -80,8 +87,7 @@ def _candidate_directories(target: TargetSystem, starts: list[str], toolchains: 
             if parent == directory:
                 break
             directory = parent
-    # A sysroot's programs are not run with this machine's toolchains.
-    for directory in (*target.conf_dirs, *(toolchains if target.fs.root is None else ())):
+    for directory in (*target.conf_dirs, *local_toolchains):
         add(directory)
     return found
 
@@ -94,6 +100,8 @@ def _matches_for(
     files: FileCache,
     toolchains: tuple[str, ...],
 ) -> tuple[NearbyMatch, ...]:
+    from elfdeps.advice.toolchains import is_libstd, toolchain_note  # Rust facts: read only for a miss
+
     name = obj.display_name
     if "/" in name:
         return ()
@@ -101,7 +109,8 @@ def _matches_for(
     starts = [requester_dir, os.path.dirname(result.main_path) or "."]
     tried = {os.path.normpath(a.directory) for a in obj.attempts if a.directory}
     matches: list[NearbyMatch] = []
-    for directory in _candidate_directories(target, starts, toolchains):
+    libstd = is_libstd(name)
+    for directory in _candidate_directories(target, starts, toolchains, toolchains_first=libstd):
         if os.path.normpath(directory) in tried:
             continue
         path = os.path.join(directory, name)
@@ -121,6 +130,8 @@ def _matches_for(
             ldconfig = f"ldconfig -r {target.fs.root}" if target.fs.root else "ldconfig"
             note = f"{directory} is in ld.so.conf but ld.so.cache has no entry for {name}: run {ldconfig}"
         suitable = verdict.kind is VerdictKind.OK
+        if libstd and suitable and note is None:
+            note = toolchain_note(target.fs.host_path(path), requester.host_path, files)
         shown = path if os.path.isabs(path) or target.fs.root is not None else os.path.abspath(path)
         matches.append(NearbyMatch(shown, suitable, os.path.abspath(directory), runpath, note))
         if len(matches) >= MAX_MATCHES:
@@ -142,6 +153,12 @@ def explain_missing(
     for index, obj in enumerate(objects):
         if obj.found or obj.needed_by is None:
             continue
-        nearby = _matches_for(obj, result.objects[obj.needed_by], result, target, files, toolchains)
-        objects[index] = obj._replace(nearby=nearby)
+        from elfdeps.advice.toolchains import is_libstd, missing_libstd_note
+
+        requester = result.objects[obj.needed_by]
+        nearby = _matches_for(obj, requester, result, target, files, toolchains)
+        note = None
+        if is_libstd(obj.display_name) and not any(match.suitable for match in nearby):
+            note = missing_libstd_note(obj.display_name, requester.host_path, toolchains, files)
+        objects[index] = obj._replace(nearby=nearby, note=note)
     return result._replace(objects=tuple(objects))

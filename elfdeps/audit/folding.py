@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from elfdeps.audit.rules import Finding
 from elfdeps.binding import BindingReport
 from elfdeps.model import LoadResult
+from elfdeps.rust.demangle import readable
 
 __all__ = ["fold_missing_symbols"]
 
@@ -49,7 +50,7 @@ def _provider_names(fixed: LoadResult, fixed_report: BindingReport) -> dict[_Ref
 
 
 def _with_folded(finding: Finding, symbols: Sequence[str], checked: bool) -> Finding:
-    examples = ", ".join(symbols[:EXAMPLES]) + (
+    examples = ", ".join(readable(symbols[:EXAMPLES])) + (
         f" and {len(symbols) - EXAMPLES} more" if len(symbols) > EXAMPLES else ""
     )
     count = len(symbols)

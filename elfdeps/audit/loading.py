@@ -20,31 +20,31 @@ def _requester(result: LoadResult, obj: LoadedObject) -> LoadedObject:
 def _fix_hint(requester: LoadedObject, best: NearbyMatch, fix: CombinedFix | None) -> str:
     """What to do, in words that add up: the one checked LD_LIBRARY_PATH for the whole program, and
     a lasting fix that no other rule flags (no patchelf on files cargo rebuilds, no absolute RUNPATH
-    into a home or a toolchain)."""
-    if best.note:
-        return best.note
+    into a home or a toolchain); then what elfdeps knows of the copy (a stale cache, a toolchain)."""
     run_with = f"LD_LIBRARY_PATH={best.ld_library_path}"
     if fix is not None and fix.directories:
         scope = "every missing library" if fix.complete else f"{len(fix.missing) - len(fix.still_missing)} of them"
         run_with = f"LD_LIBRARY_PATH={fix.ld_library_path} (resolves {scope}, checked)"
     if fix is not None and fix.cargo_target is not None:
-        return (
+        hint = (
             f"a cargo build: `cargo run` and `cargo test` set the path themselves; to run it directly, {run_with};"
             " to ship it, copy the program and the libraries into one directory and give the copy RUNPATH $ORIGIN"
         )
-    if best.runpath.startswith("$ORIGIN"):
-        return f"run with {run_with}, or give {requester.path} RUNPATH {best.runpath} (patchelf --add-rpath)"
-    return f"run with {run_with}, or ship {best.path} next to {requester.path} and give it RUNPATH $ORIGIN"
+    elif best.runpath.startswith("$ORIGIN"):
+        hint = f"run with {run_with}, or give {requester.path} RUNPATH {best.runpath} (patchelf --add-rpath)"
+    else:
+        hint = f"run with {run_with}, or ship {best.path} next to {requester.path} and give it RUNPATH $ORIGIN"
+    return f"{hint}; {best.note}" if best.note else hint
 
 
 def _missing(result: LoadResult, fix: CombinedFix | None) -> Iterator[Finding]:
     for obj in result.missing:
         requester = _requester(result, obj)
         tried = len(obj.attempts)
-        hint = None
         related: tuple[str, ...] = ()
         where = ""
         suitable = [match for match in obj.nearby if match.suitable]
+        hint = obj.note
         if suitable:
             best = suitable[0]
             related = tuple(match.path for match in obj.nearby)

@@ -64,6 +64,15 @@ RULES: dict[str, Rule] = {
         Rule("rpath-nonexistent", Severity.WARNING, "an RPATH/RUNPATH entry that does not exist"),
         Rule("rpath-deprecated", Severity.INFO, "DT_RPATH used where DT_RUNPATH is meant"),
         Rule("needs-environment", Severity.WARNING, "resolves only thanks to LD_LIBRARY_PATH or a preload"),
+        Rule("duplicate-crate", Severity.ERROR, "one Rust crate build has its own code in several loaded objects"),
+        Rule("crate-two-builds", Severity.WARNING, "one Rust crate is loaded as several builds"),
+        Rule(
+            "crate-mismatch",
+            Severity.ERROR,
+            "an object imports a Rust crate build no loaded object provides, while another build is loaded",
+        ),
+        Rule("rust-toolchain-mix", Severity.ERROR, "the loaded Rust objects come from several rustc versions"),
+        Rule("soname-mismatch", Severity.ERROR, "a lib<x>-<hash>.so whose DT_SONAME is another build's"),
         Rule("malformed-elf", Severity.ERROR, "a file that looks like ELF but cannot be read"),
         Rule("loader-error", Severity.ERROR, "the loader would stop with a fatal error"),
     )
@@ -85,6 +94,7 @@ class Finding(Fact):
     entry: str | None = None  # the audited file whose emulated start showed it
     subject: str | None = None  # what else tells two findings of one rule apart (an RPATH entry)
     folded: int = 0  # findings of another rule this one explains and stands for (elfdeps.audit.folding)
+    crate: str | None = None  # the Rust crate a Rust finding is about
 
     @property
     def key(self) -> tuple[str, str, str | None, str | None, str | None, str | None]:

@@ -12,8 +12,10 @@ import fnmatch
 import os
 from collections.abc import Callable, Iterable, Iterator
 
+from elfdeps.advice.archives import ArchiveIndex
 from elfdeps.advice.fix import CombinedFix, combined_fix
 from elfdeps.advice.nearby import explain_missing
+from elfdeps.audit.crates import crate_findings
 from elfdeps.audit.folding import fold_missing_symbols
 from elfdeps.audit.loading import loading_findings
 from elfdeps.audit.rpaths import rpath_findings
@@ -93,6 +95,7 @@ class _Run:
         self.files = FileCache()
         self.targets = TargetCache()
         self.binding = BindingCache()
+        self.archives = ArchiveIndex(self.files)
 
     def audit_entry(self, path: str) -> EntryOutcome:
         options, files = self.options, self.files
@@ -144,13 +147,13 @@ class _Run:
             )
         except ElfFormatError as error:
             return [*findings, Finding("malformed-elf", Severity.ERROR, path, str(error))]
-        findings = [*findings, *symbol_findings(result, report, self.files, target)]
+        findings = [*findings, *symbol_findings(result, report, self.files, target, self.archives)]
         for index, reason in report.unreadable:
             findings.append(Finding("malformed-elf", Severity.ERROR, result.objects[index].path or path, reason))
         if result.missing:
             fixed, fixed_report = self._bound_with_fix(result, fix)
             findings = fold_missing_symbols(findings, result, report, fixed, fixed_report)
-        return findings
+        return crate_findings(findings, result, report, self.files)
 
     def _bound_with_fix(
         self, result: LoadResult, fix: CombinedFix | None
@@ -159,9 +162,7 @@ class _Run:
         found elsewhere), or (None, None) when there is nothing to try."""
         if fix is None or not fix.directories:
             return None, None
-        env = self.options.env
-        given = [env.ld_library_path] if env.ld_library_path else []
-        fixed_env = env._replace(ld_library_path=":".join([*fix.directories, *given]))
+        fixed_env = self.options.env._replace(ld_library_path=fix.ld_library_path)
         try:
             fixed = emulate(result.main_path, fixed_env, self.files, self.targets)
             if fixed.error is not None:

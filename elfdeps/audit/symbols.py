@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 
+from elfdeps.advice.archives import ArchiveIndex
+from elfdeps.advice.fix import cargo_target_dir
 from elfdeps.audit.rules import RULES, Finding, Severity
 from elfdeps.binding import Binding, BindingReport, VersionProblemKind, definers
 from elfdeps.depgraph.tree import DependencyIndex
@@ -15,6 +17,8 @@ from elfdeps.elf.symbols import is_exported
 from elfdeps.errors import ElfFormatError
 from elfdeps.loader.environment import TargetSystem
 from elfdeps.model import DependencyKind, LoadResult, Via
+from elfdeps.rust.demangle import demangle_all, readable
+from elfdeps.rust.mangling import parse
 
 __all__ = ["symbol_findings"]
 
@@ -27,9 +31,18 @@ class _Explanations:
     """Why each missing name of one program is missing, computed once for all of them (an object in a
     deep chain may miss a name each: per-name scans of every object would be quadratic)."""
 
-    def __init__(self, result: LoadResult, files: FileCache, target: TargetSystem, names: set[bytes]) -> None:
+    def __init__(
+        self,
+        result: LoadResult,
+        files: FileCache,
+        target: TargetSystem,
+        names: set[bytes],
+        archives: ArchiveIndex | None,
+    ) -> None:
+        self.files = files
         self.hidden = self._hidden_definers(result, files, names)
         self.unloaded = self._unloaded_exporters(result, files, target, names)
+        self.archives = archives
 
     @staticmethod
     def _hidden_definers(result: LoadResult, files: FileCache, names: set[bytes]) -> dict[bytes, list[str]]:
@@ -91,8 +104,59 @@ class _Explanations:
             found += self.unloaded.get(directory, {}).get(name, [])
         return found
 
+    def in_archive(self, result: LoadResult, requester: int, name: bytes) -> tuple[str, str | None]:
+        """Where a missing name is defined in a build script's static archive of the same cargo build,
+        why no dylib exports it (the seed's vsnprintf_wrapper), and the fix."""
+        if self.archives is None:
+            return "", None
+        host = result.objects[requester].host_path or result.main_path
+        target_dir = cargo_target_dir(host) or cargo_target_dir(result.main_path)
+        definitions = self.archives.definitions(target_dir).get(name, []) if target_dir else []
+        if not definitions:
+            return "", None
+        found = definitions[0]
+        made_by = f", which the build script of crate {found.crate} made" if found.crate else ""
+        generic = self._generic_caller(host, found.crate)
+        detail = (
+            f"; defined in the static archive {found.archive}{made_by}, but no loaded library exports it:"
+            f" a dylib exports a native static library's symbol only when the extern block declaring it"
+            f' says #[link(name = "{found.library}", kind = "static")]{generic}'
+        )
+        owner = f" of crate {found.crate}" if found.crate else ""
+        hint = (
+            f'add #[link(name = "{found.library}", kind = "static")] to the extern block{owner} that declares'
+            f" {os.fsdecode(name)}, so that its dylib exports it"
+        )
+        return detail, hint
+
+    def _generic_caller(self, host: str, crate: str | None) -> str:
+        """When the requester holds generic code of the crate that declares the symbol: the reason the
+        reference is here, in another crate's dylib."""
+        if crate is None:
+            return ""
+        try:
+            exports = self.files.elf(host).symbol_table.definition_names()
+        except ElfFormatError:
+            return ""
+        wanted = os.fsencode(crate)
+        callers = []
+        for name in sorted(exports)[:MAX_SCANNED]:  # a dylib's own exports: tens, rarely thousands
+            parsed = parse(name)
+            if parsed is not None and parsed.owner is not None and parsed.owner.name == wanted:
+                callers.append(name)
+                if len(callers) == 2:
+                    break
+        if not callers:
+            return ""
+        examples = ", ".join(os.fsdecode(name) for name in demangle_all(callers))
+        return (
+            f"; {os.path.basename(host)} references it because generic code of {crate} ({examples}) was"
+            f" instantiated there"
+        )
+
 
 MAX_NEIGHBOURS = 200
+MAX_SCANNED = 5000
 
 
 def _neighbour_libraries(directory: str) -> list[str]:
@@ -116,7 +180,7 @@ def _exports(path: str, files: FileCache) -> frozenset[bytes]:
 
 
 def _missing_symbols(
-    result: LoadResult, report: BindingReport, files: FileCache, target: TargetSystem
+    result: LoadResult, report: BindingReport, files: FileCache, target: TargetSystem, archives: ArchiveIndex | None
 ) -> Iterator[Finding]:
     failing: dict[tuple[int, bytes, bytes | None], Binding] = {}
     for binding in report.bindings:
@@ -124,13 +188,20 @@ def _missing_symbols(
             failing.setdefault((binding.requester, binding.symbol, binding.version), binding)
     if not failing:
         return
-    explanations = _Explanations(result, files, target, {binding.symbol for binding in failing.values()})
+    explanations = _Explanations(result, files, target, {binding.symbol for binding in failing.values()}, archives)
+    spelled = dict(
+        zip(
+            (binding.symbol for binding in failing.values()),
+            demangle_all(binding.symbol for binding in failing.values()),
+            strict=True,
+        )
+    )
     scope = [os.path.basename(obj.path or result.main_path) for obj in result.objects if obj.found]
     searched = ", ".join(scope[:8]) + (f" and {len(scope) - 8} more" if len(scope) > 8 else "")
     for binding in failing.values():
         name = os.fsdecode(binding.symbol)
         version = os.fsdecode(binding.version) if binding.version else None
-        display = f"{name}@{version}" if version else name
+        display = os.fsdecode(spelled[binding.symbol]) + (f"@{version}" if version else "")
         when = (
             "fails when first called (lazy binding; at start-up with LD_BIND_NOW or -z now)"
             if binding.lazy
@@ -141,6 +212,8 @@ def _missing_symbols(
         detail = f"; defined but not exported (local or hidden) in {', '.join(hidden)}" if hidden else ""
         if unloaded:
             detail += f"; exported by {', '.join(unloaded)}, which nothing loads"
+        archived, archive_hint = explanations.in_archive(result, binding.requester, binding.symbol)
+        detail += archived
         yield Finding(
             "missing-symbol",
             RULES["missing-symbol"].severity,
@@ -150,7 +223,8 @@ def _missing_symbols(
             symbol=name,
             version=version,
             related=(*hidden, *unloaded),
-            hint=(
+            hint=archive_hint
+            or (
                 "link the library that defines it (a static archive from a build script, a missing -l), "
                 "or add it to the requester's DT_NEEDED"
             ),
@@ -161,7 +235,7 @@ def _missing_versions(result: LoadResult, report: BindingReport) -> Iterator[Fin
     for problem in report.version_problems:
         library = result.objects[problem.library]
         version = os.fsdecode(problem.version)
-        users = ", ".join(os.fsdecode(name) for name in problem.symbols[:8])
+        users = ", ".join(readable(os.fsdecode(name) for name in problem.symbols[:8]))
         more = f" and {len(problem.symbols) - 8} more" if len(problem.symbols) > 8 else ""
         needed_by = f"; needed by {users}{more}" if users else ""
         if problem.kind is VersionProblemKind.NO_VERSION_INFO:
@@ -200,7 +274,7 @@ def _interposed(result: LoadResult, report: BindingReport) -> Iterator[Finding]:
             "interposed-symbol",
             RULES["interposed-symbol"].severity,
             _path(result, binding.target),
-            f"{os.fsdecode(binding.symbol)} is also defined by {', '.join(others)}; this definition wins"
+            f"{readable([os.fsdecode(binding.symbol)])[0]} is also defined by {', '.join(others)}; this definition wins"
             " (first in load order)",
             symbol=os.fsdecode(binding.symbol),
             related=others,
@@ -237,11 +311,12 @@ def _unused_and_underlinked(result: LoadResult, report: BindingReport, index: De
             if any(index.needs(requester, other) for other in binding.other_definitions):
                 continue  # interposition: the requester's own dependencies define it too
             reported.add(target)
+            spelled = readable([os.fsdecode(binding.symbol)])[0]
             yield Finding(
                 "underlinked-symbol",
                 RULES["underlinked-symbol"].severity,
                 _path(result, requester),
-                f"{os.fsdecode(binding.symbol)} binds to {_path(result, target)}, which is not among this"
+                f"{spelled} binds to {_path(result, target)}, which is not among this"
                 " file's own dependencies: it works only where something else loads that library",
                 symbol=os.fsdecode(binding.symbol),
                 library=_path(result, target),
@@ -249,9 +324,15 @@ def _unused_and_underlinked(result: LoadResult, report: BindingReport, index: De
             )
 
 
-def symbol_findings(result: LoadResult, report: BindingReport, files: FileCache, target: TargetSystem) -> list[Finding]:
+def symbol_findings(
+    result: LoadResult,
+    report: BindingReport,
+    files: FileCache,
+    target: TargetSystem,
+    archives: ArchiveIndex | None = None,
+) -> list[Finding]:
     return [
-        *_missing_symbols(result, report, files, target),
+        *_missing_symbols(result, report, files, target, archives),
         *_missing_versions(result, report),
         *_interposed(result, report),
         *_unused_and_underlinked(result, report, DependencyIndex(result)),

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from elfdeps.audit.rules import RULES, Finding
 from elfdeps.elf.reader import ElfFile
 from elfdeps.errors import ElfFormatError
+from elfdeps.rust.demangle import readable
 
 __all__ = ["floor_findings", "highest_versions", "parse_floor", "split_version"]
 
@@ -81,7 +82,7 @@ def floor_findings(path: str, elf: ElfFile, floors: dict[str, tuple[int, ...]]) 
             if version is None or version[1] <= floor:
                 continue
             symbols = _symbols_needing(elf, os.fsencode(name))
-            listed = ", ".join(symbols[:10]) + (f" and {len(symbols) - 10} more" if len(symbols) > 10 else "")
+            listed = ", ".join(readable(symbols[:10])) + (f" and {len(symbols) - 10} more" if len(symbols) > 10 else "")
             yield Finding(
                 "version-floor",
                 RULES["version-floor"].severity,

@@ -61,6 +61,8 @@ def _object(obj: LoadedObject, result: LoadResult) -> dict[str, Any]:
             }
             for m in obj.nearby
         ]
+        if obj.note is not None:
+            entry["note"] = obj.note
     return entry
 
 
@@ -206,7 +208,7 @@ def _finding(finding: Any) -> dict[str, Any]:
         "object": finding.object,
         "message": finding.message,
     }
-    for key in ("symbol", "version", "library", "subject", "hint", "entry"):
+    for key in ("symbol", "version", "library", "subject", "hint", "entry", "crate"):
         value = getattr(finding, key)
         if value is not None:
             entry[key] = value

@@ -10,6 +10,7 @@ from elfdeps.binding import BindingReport, Definition
 from elfdeps.model import LoadResult
 from elfdeps.render.jsonreport import write_report
 from elfdeps.render.printable import shown
+from elfdeps.rust.demangle import demangle_all
 
 __all__ = ["render_bindings", "render_definers"]
 
@@ -19,9 +20,9 @@ def render_bindings(
 ) -> None:
     """Print the bindings (each reference and the object it binds to)."""
     rows: list[dict[str, Any]] = []
-    for binding in report.bindings:
-        if missing_only and not binding.fails:
-            continue
+    shown_bindings = [binding for binding in report.bindings if binding.fails or not missing_only]
+    spelled = demangle_all(binding.symbol for binding in shown_bindings)
+    for binding, readable_name in zip(shown_bindings, spelled, strict=True):
         rows.append(
             {
                 "object": result.objects[binding.requester].path or result.main_path,
@@ -31,6 +32,7 @@ def render_bindings(
                 "lazy": binding.lazy,
                 "weak": binding.weak_reference,
                 "binds_to": result.objects[binding.target].path if binding.target is not None else None,
+                "demangled": os.fsdecode(readable_name) if readable_name != binding.symbol else None,
             }
         )
     if as_json:
@@ -41,7 +43,7 @@ def render_bindings(
             if row["object"] != current:
                 current = row["object"]
                 out.write(f"{shown(current)}\n")
-            name = row["symbol"] + (f"@{row['version']}" if row["version"] else "")
+            name = (row["demangled"] or row["symbol"]) + (f"@{row['version']}" if row["version"] else "")
             unresolved = "(unresolved, weak: 0)" if row["weak"] else "NOT FOUND"
             target = shown(row["binds_to"]) if row["binds_to"] else unresolved
             out.write(f"    {shown(name)} => {target}\n")

@@ -120,6 +120,8 @@ def _missing_note(obj: LoadedObject, relative: bool) -> str:
         more = f" and {len(suitable) - 1} more" if len(suitable) > 1 else ""
         note = f"; {shown(suitable[0].note)}" if suitable[0].note else ""
         return f"a copy in {shown(_near(suitable[0].path, relative))}{more}{note}"
+    if obj.note:
+        return shown(obj.note)
     if obj.nearby:
         return f"only an incompatible copy in {shown(_near(obj.nearby[0].path, relative))}"
     if not obj.required:

@@ -27,6 +27,7 @@ from elfdeps.rust import detect
 from elfdeps.rust.mangling import Crate
 from elfdeps.rust.objects import (
     SYMTAB_KINDS,
+    SYSROOT_CRATES,
     CrateCode,
     Defines,
     Imports,
@@ -180,13 +181,15 @@ def _unresolved(
     imports: dict[int, Imports],
     targets: dict[tuple[int, bytes], int | None] | None,
 ) -> dict[tuple[int, Crate], tuple[bytes, ...]]:
-    """Per (importer, expected v0 build), the references nothing loaded defines. With a binding report,
-    only references the loader looks up (named by a relocation); without one, every undefined name."""
+    """Per (importer, expected build), the references nothing loaded defines. With a binding report,
+    only references the loader looks up (named by a relocation); without one, every undefined name.
+    A legacy name gives the crate but no build (Crate(name, None)); the sysroot crates' legacy names
+    are local monomorphisations, never a build to expect."""
     missing: dict[tuple[int, Crate], tuple[bytes, ...]] = {}
     for index, found in imports.items():
         for crate, names in found.crates.items():
-            if crate.scid is None:
-                continue  # legacy names carry no build; missing-symbol covers them
+            if crate.scid is None and crate.name in SYSROOT_CRATES:
+                continue
             if targets is not None:
                 lost = tuple(name for name in names if (index, name) in targets and targets[(index, name)] is None)
             else:

@@ -14,9 +14,10 @@ Public API: :func:`demangle`, :func:`demangle_all`.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 
-__all__ = ["demangle", "demangle_all"]
+__all__ = ["demangle", "demangle_all", "readable"]
 
 MAX_NAME = 1 << 16  # the package's own input bound; longer names are shown as they are
 _PREFIXES = (b"_Z", b"_R", b"__Z", b"__R")
@@ -25,6 +26,11 @@ _PREFIXES = (b"_Z", b"_R", b"__Z", b"__R")
 def demangle(name: bytes) -> bytes:
     """The readable spelling of ``name`` (Rust or C++), or ``name`` itself."""
     return demangle_all((name,))[0]
+
+
+def readable(names: Iterable[str]) -> list[str]:
+    """:func:`demangle_all` for names already decoded with ``os.fsdecode`` (the audit's messages)."""
+    return [os.fsdecode(name) for name in demangle_all(os.fsencode(name) for name in names)]
 
 
 def demangle_all(names: Iterable[bytes]) -> list[bytes]:

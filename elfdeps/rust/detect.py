@@ -297,14 +297,18 @@ def mismatches(
     holders: Mapping[Crate, list[Holder]],
     facts: Mapping[int, RustFacts],
 ) -> list[CrateMismatch]:
-    """References to a build nothing loaded provides while another build of that crate is loaded."""
+    """References to a build nothing loaded provides while another build of that crate is loaded.
+    A legacy reference names no build (``expected.scid`` None): any loaded code of the crate is then
+    another build, since the one it was linked against would define the name."""
     problems = []
     for (importer, expected), names in sorted(unresolved.items(), key=lambda item: (item[0][0], item[0][1].name)):
         others = [
-            (crate, tuple(sorted({holder.object for holder in where})))
+            (crate, tuple(sorted({holder.object for holder in where} - {importer})))
             for crate, where in holders.items()
-            if crate.name == expected.name and crate.scid != expected.scid and crate.scid is not None
+            if crate.name == expected.name
+            and (expected.scid is None or (crate.scid != expected.scid and crate.scid is not None))
         ]
+        others = [(crate, where) for crate, where in others if where]
         if not others:
             continue
         others.sort(key=lambda item: item[1])
