@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -13,6 +14,7 @@ from elfdeps.loader.dst import DstValues, expand, split_path_list
 from elfdeps.loader.fs import RootFS
 from elfdeps.loader.ldcache import parse_ld_cache, read_ld_cache
 from elfdeps.loader.ldconf import read_ld_so_conf
+from fixtures.builder import RTLD, active_hwcaps, loader_facts
 
 VALUES = DstValues(origin=b"/D", lib=b"lib/x86_64-linux-gnu", platform=b"x86_64")
 
@@ -110,9 +112,7 @@ def test_a_truncated_or_foreign_cache_is_ignored() -> None:
 def test_ld_so_conf_includes_globs_in_sorted_order_comments_and_hwcap_lines(tmp_path) -> None:
     etc = tmp_path / "etc"
     (etc / "ld.so.conf.d").mkdir(parents=True)
-    (etc / "ld.so.conf").write_text(
-        "# top\n/opt/first/ # trailing comment\ninclude ld.so.conf.d/*.conf\nhwcap 0 x\n"
-    )
+    (etc / "ld.so.conf").write_text("# top\n/opt/first/ # trailing comment\ninclude ld.so.conf.d/*.conf\nhwcap 0 x\n")
     (etc / "ld.so.conf.d" / "b.conf").write_text("/opt/b\n")
     (etc / "ld.so.conf.d" / "a.conf").write_text("  /opt/a=libc6\n\ninclude /etc/ld.so.conf\n")
     assert read_ld_so_conf(RootFS(str(tmp_path)), "/etc/ld.so.conf") == ("/opt/first", "/opt/a", "/opt/b")
@@ -158,17 +158,51 @@ def test_glibc_hwcaps_levels_need_every_feature_of_the_lower_levels() -> None:
     assert hwcaps.active_glibc_hwcaps(183, hwcaps.Cpu("x", frozenset(v2 | v3 | v4))) == ()
 
 
+X86_64_LEVELS = ("x86-64-v4", "x86-64-v3", "x86-64-v2")  # dl_hwcaps_subdirs on x86-64, priority order
+
+
+@pytest.mark.parametrize(
+    ("mask", "active"),
+    [
+        (0x7, ("x86-64-v4", "x86-64-v3", "x86-64-v2")),  # a v4 machine
+        (0x6, ("x86-64-v3", "x86-64-v2")),  # a v3 machine (issue 9: no AVX-512)
+        (0x4, ("x86-64-v2",)),  # a v2 machine
+        (0x0, ()),  # baseline x86-64 only
+        (0x1, ("x86-64-v4",)),  # bit 0 is the first name, whatever the CPU could do
+        (0x5, ("x86-64-v4", "x86-64-v2")),
+        (0xF8, ()),  # bits past the list name nothing
+    ],
+)
+def test_hwcaps_active_mask_bit_i_is_the_ith_subdirectory(mask: int, active: tuple[str, ...]) -> None:
+    """glibc elf/dl-hwcaps.c _dl_hwcaps_subdirs_build_bitmask: bit i of dl_hwcaps_subdirs_active
+    belongs to the i-th name of dl_hwcaps_subdirs (the list in priority order)."""
+    assert active_hwcaps(X86_64_LEVELS, mask) == active
+
+
+def _loader_help_hwcaps() -> tuple[str, ...]:
+    """The glibc-hwcaps names `ld.so --help` marks "supported, searched", in its priority order."""
+    text = subprocess.run([RTLD, "--help"], capture_output=True, text=True, check=True).stdout
+    section = text.split("Subdirectories of glibc-hwcaps directories, in priority order:\n", 1)[1]
+    names = []
+    for line in section.splitlines():
+        if not line.startswith("  "):
+            break
+        name, _, status = line.strip().partition(" ")
+        if status == "(supported, searched)":
+            names.append(name)
+    return tuple(names)
+
+
 def test_this_machines_hwcaps_and_platform_agree_with_its_loader() -> None:
-    diagnostics = subprocess.run(
-        ["/lib64/ld-linux-x86-64.so.2", "--list-diagnostics"], capture_output=True, text=True, check=True
-    ).stdout
+    diagnostics = subprocess.run([RTLD, "--list-diagnostics"], capture_output=True, text=True, check=True).stdout
     facts = dict(line.split("=", 1) for line in diagnostics.splitlines() if "=" in line)
     cpu = hwcaps.read_cpu()
     assert facts["dl_platform"].strip('"') == hwcaps.platform_name(62, cpu)
-    active = int(facts["dl_hwcaps_subdirs_active"], 16)
-    names = facts["dl_hwcaps_subdirs"].strip('"').split(":")
-    expected = tuple(name for index, name in enumerate(names) if active & (1 << (len(names) - 1 - index)))
-    assert hwcaps.active_glibc_hwcaps(62, cpu) == expected
+    names = tuple(facts["dl_hwcaps_subdirs"].strip('"').split(":"))
+    decoded = active_hwcaps(names, int(facts["dl_hwcaps_subdirs_active"], 16))
+    assert decoded == _loader_help_hwcaps(), "two views of the same loader disagree: the decoding is wrong"
+    assert hwcaps.active_glibc_hwcaps(62, cpu) == decoded
+    assert loader_facts().hwcaps == decoded
 
 
 def test_default_dirs_are_read_from_the_interpreters_bytes() -> None:
