@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 from importlib import resources
+from typing import Any
 
 import jsonschema
 import pytest
@@ -74,20 +75,29 @@ def test_list_lines_are_the_json_load_order(program: str) -> None:
 
 
 @pytest.mark.parametrize("program", SYSTEM_PROGRAMS)
-def test_tree_json_reaches_every_loaded_object_once_expanded(program: str) -> None:
+def test_tree_json_expands_every_loaded_object_once_under_its_loader(program: str) -> None:
+    """DESIGN.md §3.2: each loaded object appears once (not ``reused``), under the object that made the
+    loader load it (its ``needed_by``); every later reference to it is marked ``reused``. The
+    interpreter is loaded before any DT_NEEDED is read, so every reference to it is a reuse."""
     _code, out, _ = run("tree", "--json", "--no-env", program)
     report = json.loads(out)["files"][0]
-    loaded = {obj["path"] for obj in report["objects"][1:] if obj["found"]}
-    seen: set[str] = set()
+    loaded = [obj for obj in report["objects"][1:] if obj["found"]]
+    expanded: list[tuple[str, str]] = []  # (path, parent path) of each node shown with its subtree
+    reused: set[str] = set()
 
-    def walk(node: dict) -> None:
+    def walk(node: dict[str, Any]) -> None:
         for child in node["children"]:
-            if child["found"]:
-                seen.add(child["path"])
+            if child["found"] and not child["reused"]:
+                expanded.append((child["path"], node["path"]))
+            elif child["found"]:
+                reused.add(child["path"])
             walk(child)
 
     walk(report["tree"])
-    assert loaded <= seen
+    wanted = sorted((obj["path"], obj["needed_by"]) for obj in loaded if obj["via"] != "interpreter")
+    assert sorted(expanded) == wanted
+    interpreters = {obj["path"] for obj in loaded if obj["via"] == "interpreter"}
+    assert interpreters <= reused and len(interpreters) == (program != "/usr/sbin/ldconfig")
 
 
 @pytest.mark.parametrize("command", ["list", "tree"])

@@ -38,6 +38,7 @@ import dataclasses
 from pathlib import Path
 
 import pytest
+from lookup_oracle import lookup_problems
 from oracle import system_elf_files, trace
 from reader_facts import (
     Facts,
@@ -116,15 +117,19 @@ def _differences(expected: Facts, got: Facts) -> list[str]:
 
 
 def assert_reader_agrees(path: str) -> Facts:
-    """Our facts for ``path`` equal pyelftools' and LIEF's, up to the named tolerances; returns ours."""
+    """Our facts for ``path`` equal pyelftools' and LIEF's, up to the named tolerances, and so does the
+    lookup path binding reads (tests/lookup_oracle.py); returns our facts."""
     ours = our_facts(path)
     problems = []
+    references = {}
     for name, reference, tolerate in [
         ("pyelftools", pyelftools_facts, _as_pyelftools_sees_it),
         ("LIEF", lief_facts, _as_lief_sees_it),
     ]:
-        theirs = reference(path)
+        theirs = references[name] = reference(path)
         problems += [f"[{name}] {text}" for text in _differences(tolerate(ours, theirs), theirs)]
+    if ours.has_dynamic:
+        problems += lookup_problems(path, ours, references)
     section_count = pyelftools_dynsym_section_count(path)
     if section_count is not None and ours.has_dynamic and section_count != len(ours.symbols):
         problems.append(f".dynsym section header says {section_count} symbols, ours {len(ours.symbols)}")
@@ -157,6 +162,7 @@ def test_fixture_holds_what_its_recipe_put_in(name: str, reader_fixtures: dict[s
     elf = FileCache().open(path).elf()  # type: ignore[union-attr]
     facts = our_facts(path)
     assert elf.elf_class_bits == expected.elf_class
+    assert elf.e_machine == expected.machine
     assert facts.interpreter == expected.interpreter
     assert facts.has_dynamic == expected.has_dynamic
     assert bool(elf.sections) == expected.has_sections

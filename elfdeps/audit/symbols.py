@@ -101,11 +101,12 @@ def _missing_symbols(result: LoadResult, report: BindingReport, files: FileCache
         name = os.fsdecode(binding.symbol)
         version = os.fsdecode(binding.version) if binding.version else None
         shown = f"{name}@{version}" if version else name
-        when = (
-            "fails when first called (lazy binding; at start-up with LD_BIND_NOW or -z now)"
-            if binding.lazy
-            else "fails at start-up"
-        )
+        if binding.reloc_class is RelocClass.UNKNOWN:
+            when = "fails at start-up or when first called (elfdeps does not know this machine's relocation types)"
+        elif binding.lazy:
+            when = "fails when first called (lazy binding; at start-up with LD_BIND_NOW or -z now)"
+        else:
+            when = "fails at start-up"
         hidden = _where_hidden(result, binding.symbol)
         unloaded = _unloaded_definers(result, binding.requester, binding.symbol, files)
         detail = f"; defined but not exported (local or hidden) in {', '.join(hidden)}" if hidden else ""
