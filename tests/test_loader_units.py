@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+import struct
 import subprocess
 
 import pytest
@@ -60,14 +62,34 @@ def test_secure_mode_accepts_origin_only_at_the_start_and_in_a_trusted_dir() -> 
     assert expand(b"$LIB", secure) == b"lib/x86_64-linux-gnu"
 
 
-@settings(max_examples=300, deadline=None)
-@given(st.binary(max_size=40))
-def test_expansion_without_tokens_is_the_identity(text: bytes) -> None:
-    if b"$" not in text:
-        assert expand(text, VALUES) == text
-    else:
-        result = expand(text, VALUES)
-        assert result is None or isinstance(result, bytes)
+# loader.md 4.1, written as a regular expression (an oracle independent of dst.py's scanner): $NAME or
+# ${NAME} for ORIGIN, PLATFORM, LIB; unbraced, the name must not go on with [A-Za-z0-9_].
+_DST = re.compile(rb"\$(?:\{(ORIGIN|PLATFORM|LIB)\}|(ORIGIN|PLATFORM|LIB)(?![A-Za-z0-9_]))")
+_PIECES = [b"$ORIGIN", b"${ORIGIN}", b"$LIB", b"${LIB}", b"$PLATFORM", b"${PLATFORM}", b"$", b"{", b"}",
+           b"ORIGIN", b"X", b"_", b"0", b"/", b":", b"\xff", b"$FOO", b"${FOO}", b"$ORIGINX", b"${LIB"]  # fmt: skip
+_DST_TEXT = st.lists(st.sampled_from(_PIECES), max_size=8).map(b"".join) | st.binary(max_size=24)
+
+
+def _reference_expand(text: bytes, values: DstValues) -> bytes | None:
+    tokens = {b"ORIGIN": values.origin, b"LIB": values.lib, b"PLATFORM": values.platform}
+    if values.origin is None and any(m[1] == b"ORIGIN" or m[2] == b"ORIGIN" for m in _DST.finditer(text)):
+        return None  # an unknown $ORIGIN drops the element (loader.md 4.3)
+    return _DST.sub(lambda m: tokens[m[1] or m[2]] or b"", text)
+
+
+@settings(max_examples=500, deadline=None)
+@given(_DST_TEXT)
+def test_expansion_follows_the_token_grammar_s9(text: bytes) -> None:
+    assert expand(text, VALUES) == _reference_expand(text, VALUES)
+    unknown = VALUES._replace(origin=None)
+    assert expand(text, unknown) == _reference_expand(text, unknown)
+
+
+def test_expansion_examples_of_the_grammar() -> None:
+    """The oracle itself pinned on loader.md 4.1's examples (S9), so a wrong regex cannot pass quietly."""
+    assert _reference_expand(b"$ORIGINX/${LIB}z/$LIB_x/$FOO", VALUES) == b"$ORIGINX/lib/x86_64-linux-gnuz/$LIB_x/$FOO"
+    assert _reference_expand(b"${ORIGIN}/$PLATFORM", VALUES) == b"/D/x86_64"
+    assert expand(b"$ORIGIN/${PLATFORM}", VALUES._replace(origin=None)) is None
 
 
 @settings(max_examples=300, deadline=None)
@@ -101,12 +123,21 @@ def test_cache_lookup_takes_only_entries_this_abi_accepts() -> None:
 
 
 def test_a_truncated_or_foreign_cache_is_ignored() -> None:
+    """elf/dl-cache.c _dl_load_cache_lookup: a new-format cache is used only if its header and all nlibs
+    entries fit in the file; string offsets beyond the file then match nothing (_dl_cache_verify_ptr).
+    The same cuts are checked against the real loader in test_ld_cache (a chroot)."""
     with open("/etc/ld.so.cache", "rb") as handle:
         data = handle.read()
+    assert data.startswith(b"glibc-ld.so.cache1.1")
+    (nlibs,) = struct.unpack_from("<I", data, 20)
+    entries_end = 48 + 24 * nlibs
     assert parse_ld_cache(data[:40]) is None
     assert parse_ld_cache(b"not a cache at all") is None
-    truncated = parse_ld_cache(data[: len(data) // 2])
-    assert truncated is None or isinstance(truncated.entries_for(b"libc.so.6"), list)
+    assert parse_ld_cache(data[: entries_end - 1]) is None
+    cut = parse_ld_cache(data[:entries_end])
+    assert cut is not None and cut.lookup(b"libc.so.6", (0x0303,), (), legacy=True) is None
+    whole = parse_ld_cache(data)
+    assert whole is not None and whole.lookup(b"libc.so.6", (0x0303,), (), legacy=True) is not None
 
 
 def test_ld_so_conf_includes_globs_in_sorted_order_comments_and_hwcap_lines(tmp_path) -> None:

@@ -28,7 +28,7 @@ from elfdeps.loader.graph import emulate
 from elfdeps.loader.nearby import explain_missing
 from elfdeps.model import LoadResult
 
-__all__ = ["AuditOptions", "AuditReport", "EntryOutcome", "audit", "find_elf_files"]
+__all__ = ["AuditOptions", "AuditReport", "EntryOutcome", "FindingKey", "audit", "find_elf_files"]
 
 FindingKey = tuple[str, str, str | None, str | None, str | None, str | None]
 

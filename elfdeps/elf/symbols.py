@@ -20,8 +20,13 @@ __all__ = [
     "VersionDefinition",
     "VersionNeed",
     "VersionRequirement",
+    "address_to_offset",
+    "decode_symbol",
+    "dynsym_count",
+    "read_dynamic_symbols",
     "read_version_definitions",
     "read_version_needs",
+    "static_definitions",
 ]
 
 VERSYM_HIDDEN = 0x8000

@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 from elfdeps.loader.fs import RootFS
 
-__all__ = ["CacheEntry", "LdCache", "read_ld_cache"]
+__all__ = ["CacheEntry", "LdCache", "parse_ld_cache", "read_ld_cache"]
 
 OLD_MAGIC = b"ld.so-1.7.0"
 NEW_MAGIC = b"glibc-ld.so.cache1.1"

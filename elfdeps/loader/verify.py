@@ -19,7 +19,7 @@ from elfdeps.elf.reader import ElfFile
 from elfdeps.errors import ElfFormatError
 from elfdeps.loader.fs import RootFS
 
-__all__ = ["Verdict", "VerdictKind", "open_verify", "post_map_error"]
+__all__ = ["Verdict", "VerdictKind", "is_setuid", "open_verify", "post_map_error"]
 
 LIBC_ABI_MAX = 4  # x86-64 (sysdeps/gnu/ldsodefs.h): GNU OS/ABI versions 1..3 are accepted
 

@@ -13,7 +13,7 @@ from typing import Any, TextIO
 from elfdeps import __version__
 from elfdeps.model import Attempt, LoadedObject, LoadResult
 
-__all__ = ["SCHEMA_VERSION", "file_report", "write_report"]
+__all__ = ["SCHEMA_VERSION", "file_report", "write_audit_report", "write_report"]
 
 SCHEMA_VERSION = 1
 
