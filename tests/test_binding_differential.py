@@ -18,11 +18,12 @@ Tolerances (named where applied, each the only one of its kind):
   path); elfdeps must report a load error for the file, and there are no bindings to compare.
 - LOADER_REFUSES_MAIN: ld.so will not take the file as a main program at all (an ET_REL object, a
   damaged copy); elfdeps must refuse it too.
-- OTHER_CLASS: the 64-bit loader is the oracle; a 32-bit fixture file is not traced.
+(32-bit files are traced by the i386 loader, binding_oracle.loader_for: no file is left out by class.)
 - MISSING_IS_NOT_UNUSED: ldd -u lists a direct dependency that was not found (its fake link map is never
   used); elfdeps reports it as missing-library, not unused-dependency.
 - VDSO_SELF_BINDINGS: the loader logs the vDSO's own relocations (`binding file linux-vdso.so.1 to
-  linux-vdso.so.1`); the vDSO is no file and not in elfdeps' load list, so those lines are skipped.
+  linux-vdso.so.1`, on i386 linux-gate.so.1); the vDSO is no file and not in elfdeps' load list, so
+  those lines are skipped.
 No tolerance is needed for symbols ld.so resolves internally: in trace mode the loader does not relocate
 itself, and elfdeps does not bind ld.so's references either (both skip it).
 """
@@ -38,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from binding_oracle import LoaderReport, Unresolved, VersionMissing, bindings, ldd_d, ldd_r, ldd_u
+from binding_oracle import LoaderReport, Unresolved, VersionMissing, bindings, ldd_d, ldd_r, ldd_u, loader_for
 from oracle import is_elf, system_elf_files
 
 from elfdeps.binding import BindingReport, VersionProblemKind, bind
@@ -68,11 +69,6 @@ def _sample(files: list[str], size: int) -> list[str]:
         return files
     step = len(files) / size
     return [files[int(i * step)] for i in range(size)]
-
-
-def _is_64bit(path: str) -> bool:
-    with open(path, "rb") as handle:
-        return handle.read(5)[4:] == b"\x02"
 
 
 class _Files:
@@ -174,7 +170,7 @@ def _programs(directory: Path) -> list[str]:
     for path in _scenario_files(directory):
         with open(path, "rb") as handle:
             data = handle.read(4096)
-        if _is_64bit(path) and b"/lib64/ld-linux-x86-64.so.2" in data:
+        if loader_for(path).encode() in data:
             programs.append(path)
     return programs
 
@@ -185,8 +181,6 @@ def test_unresolved_symbols_and_versions_match_ldd_r(name: str) -> None:
     cwd = str(directory)
     compared = 0
     for path in _scenario_files(directory):
-        if not _is_64bit(path):  # OTHER_CLASS
-            continue
         oracle = ldd_r(path, llp, cwd)
         if oracle.stopped:
             try:
@@ -263,7 +257,7 @@ def _check_bindings(path: str, llp: str | None, cwd: str) -> int:
         ours[key].add(result.objects[b.target].path if b.target is not None else None)
     logged = set()
     for line in bindings(path, llp, cwd):
-        if line.object == "linux-vdso.so.1":  # VDSO_SELF_BINDINGS
+        if line.object in ("linux-vdso.so.1", "linux-gate.so.1"):  # VDSO_SELF_BINDINGS (x86-64, i386)
             continue
         key = (line.object, line.symbol, line.version)
         logged.add((key, line.target))
@@ -345,8 +339,8 @@ def _check_unused(path: str, llp: str | None, cwd: str) -> bool:
 @pytest.mark.parametrize("name", NAMES)
 def test_scenario_unused_dependencies_match_ldd_u(name: str) -> None:
     scenario, directory, llp = _scenario(name)
-    outcomes = [_check_unused(path, llp, str(directory)) for path in _scenario_files(directory) if _is_64bit(path)]
-    assert outcomes, "no 64-bit file in the scenario"  # OTHER_CLASS files are not traced
+    outcomes = [_check_unused(path, llp, str(directory)) for path in _scenario_files(directory)]
+    assert outcomes, "no ELF file in the scenario"
     if _stops_the_loader(scenario):
         assert not all(outcomes), "the scenario's loader error did not stop the loader"
     else:
