@@ -25,9 +25,7 @@ class Trace:
 def trace(path: str, env: dict[str, str] | None = None, cwd: str | None = None, timeout: float = 20) -> Trace:
     """ld.so's trace of ``path`` (give the real path: ld.so takes $ORIGIN from the path as given)."""
     environment = {"PATH": "/usr/bin:/bin", "LD_TRACE_LOADED_OBJECTS": "1", **(env or {})}
-    proc = subprocess.run(
-        [RTLD, path], env=environment, cwd=cwd, capture_output=True, timeout=timeout, check=False
-    )
+    proc = subprocess.run([RTLD, path], env=environment, cwd=cwd, capture_output=True, timeout=timeout, check=False)
     lines = []
     for raw in proc.stdout.decode("utf-8", "surrogateescape").splitlines():
         line = _ADDRESS.sub("", raw)

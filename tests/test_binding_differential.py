@@ -138,7 +138,9 @@ def _symbols_missing_cli(path: str, ld_library_path: str | None, cwd: str) -> se
 
 def _compare(path: str, oracle: LoaderReport, result: LoadResult, report: BindingReport) -> None:
     got, wanted = _unresolved(result, report), set(oracle.unresolved)
-    assert got == wanted, f"{path}\n elfdeps only: {sorted(got - wanted)}\n ldd -r only: {sorted(wanted - got)}"
+    assert got == wanted, (
+        f"{path}\n elfdeps only: {sorted(map(str, got - wanted))}\n ldd -r only: {sorted(map(str, wanted - got))}"
+    )
     got_versions = _missing_versions(result, report)
     assert got_versions == set(oracle.versions), f"{path}\n elfdeps: {got_versions}\n ldd -r: {oracle.versions}"
 

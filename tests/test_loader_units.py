@@ -6,6 +6,7 @@ import os
 import re
 import struct
 import subprocess
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -140,7 +141,7 @@ def test_a_truncated_or_foreign_cache_is_ignored() -> None:
     assert whole is not None and whole.lookup(b"libc.so.6", (0x0303,), (), legacy=True) is not None
 
 
-def test_ld_so_conf_includes_globs_in_sorted_order_comments_and_hwcap_lines(tmp_path) -> None:
+def test_ld_so_conf_includes_globs_in_sorted_order_comments_and_hwcap_lines(tmp_path: Path) -> None:
     etc = tmp_path / "etc"
     (etc / "ld.so.conf.d").mkdir(parents=True)
     (etc / "ld.so.conf").write_text("# top\n/opt/first/ # trailing comment\ninclude ld.so.conf.d/*.conf\nhwcap 0 x\n")
@@ -149,7 +150,7 @@ def test_ld_so_conf_includes_globs_in_sorted_order_comments_and_hwcap_lines(tmp_
     assert read_ld_so_conf(RootFS(str(tmp_path)), "/etc/ld.so.conf") == ("/opt/first", "/opt/a", "/opt/b")
 
 
-def test_root_resolution_follows_symlinks_physically_and_stays_inside(tmp_path) -> None:
+def test_root_resolution_follows_symlinks_physically_and_stays_inside(tmp_path: Path) -> None:
     (tmp_path / "usr" / "lib").mkdir(parents=True)
     (tmp_path / "usr" / "lib" / "libx.so").write_bytes(b"x")
     os.symlink("/usr/lib", tmp_path / "lib")  # absolute: must re-root, never reach the host's /usr/lib

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Any
 
 import pytest
 from lookup_oracle import lookup_problems
@@ -140,7 +141,7 @@ def assert_reader_agrees(path: str) -> Facts:
 # ---------------------------------------------------------------------------------------- fixtures
 
 
-def _fixture_params() -> list:
+def _fixture_params() -> list[Any]:
     return [
         pytest.param(name, marks=pytest.mark.xfail(reason=KNOWN_FIXTURE_BUGS[name], strict=True))
         if name in KNOWN_FIXTURE_BUGS
