@@ -114,6 +114,13 @@ MUTATIONS = (
         ("tests/test_reader_lookup.py",),
     ),
     Mutation(
+        "unknown-machine-treated-as-data",
+        "elfdeps/elf/relocations.py",
+        "                kind = RelocClass.UNKNOWN\n",
+        "                kind = RelocClass.DATA\n",
+        ("tests/test_reader_lookup.py", "-k", "unknown"),
+    ),
+    Mutation(
         "l-versions-keep-the-base-version",
         "elfdeps/elf/lookup.py",
         "                if not definition.is_base:  # dl-version.c: the base version never matches a symbol\n",

@@ -68,3 +68,25 @@ def test_an_unknown_machine_is_class_unknown_and_never_lazy(reader_fixtures: dic
     ours = our_lookup_facts(str(patched), ())
     expected = tuple((r.symbol, "unknown", False) for r in readelf_relocations(str(original)) if r.symbol and r.type)
     assert ours.references == expected and len(expected) >= 10
+
+
+def test_audit_of_an_unknown_machine_says_the_class_is_unknown(
+    reader_fixtures: dict[str, Path], tmp_path: Path
+) -> None:
+    """The relocation fixtures of x86-64 with e_machine patched to EM_SPARCV9: the audit binds their
+    references as class "unknown" and says when they fail is not known, instead of stating it."""
+    import io
+    import json
+
+    from elfdeps.cli import main
+
+    source = reader_fixtures["reloc_x86_64_program"].parent
+    for name in ("reloc_x86_64_program", "reloc_x86_64_library", "libext.so"):
+        data = bytearray((source / name).read_bytes())
+        struct.pack_into("<H", data, 18, 43)
+        (tmp_path / ("libreloc.so" if name == "reloc_x86_64_library" else name)).write_bytes(data)
+    out, err = io.StringIO(), io.StringIO()
+    main(["audit", "--json", "--no-env", str(tmp_path / "reloc_x86_64_program")], out, err)
+    missing = [f for f in json.loads(out.getvalue())["findings"] if f["rule"] == "missing-symbol"]
+    assert missing, err.getvalue()  # libc.so.6 (x86-64) is the wrong machine here: its symbols are missing
+    assert all("does not know this machine's relocation types" in f["message"] for f in missing)
