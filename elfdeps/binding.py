@@ -10,38 +10,34 @@ references match their version (hidden ones too), unversioned ones follow the in
 from __future__ import annotations
 
 import os
-import weakref
-from enum import StrEnum
-from typing import NamedTuple
 
 from elfdeps.elf import constants as C
-from elfdeps.elf.lookup import SymbolTable, VersionEntry
+from elfdeps.elf.cache import FileCache
+from elfdeps.elf.lookup import SymbolTable, VersionEntry, gnu_hash
 from elfdeps.elf.reader import ElfFile
 from elfdeps.elf.relocations import RelocClass
 from elfdeps.elf.symbols import Symbol
 from elfdeps.errors import ElfFormatError
+from elfdeps.facts import Fact, Symbolic
 from elfdeps.model import LoadResult, Via
 
 __all__ = [
     "Binding",
+    "BindingCache",
     "BindingReport",
     "Definition",
     "VersionProblem",
     "VersionProblemKind",
     "bind",
+    "definers",
     "definitions",
     "winner",
 ]
 
-STB_LOCAL, STB_GLOBAL, STB_WEAK, STB_GNU_UNIQUE = 0, 1, 2, 10
-STV_DEFAULT, STV_INTERNAL, STV_HIDDEN, STV_PROTECTED = 0, 1, 2, 3
-# do_lookup_x's ALLOWED_STT: NOTYPE, OBJECT, FUNC, COMMON, TLS, GNU_IFUNC.
-_ALLOWED_TYPES = frozenset({0, 1, 2, 5, 6, 10})
-STT_TLS = 6
 SMALL_TABLE = 8192  # symbols: below this, a set of exported names is cheaper than hash-table probes
 
 
-class Binding(NamedTuple):
+class Binding(Fact):
     """Where one symbol reference of one object binds."""
 
     requester: int  # object index in load order
@@ -63,13 +59,13 @@ class Binding(NamedTuple):
         return self.target is None and not self.weak_reference
 
 
-class VersionProblemKind(StrEnum):
+class VersionProblemKind(Symbolic):
     MISSING = "missing"  # version 'X' not found (required by Y): fatal
     WEAK_MISSING = "weak-missing"  # weak version 'X' not found: a warning
     NO_VERSION_INFO = "no-version-info"  # the library defines no versions at all: a warning
 
 
-class VersionProblem(NamedTuple):
+class VersionProblem(Fact):
     requester: int
     library: int
     file: bytes
@@ -78,48 +74,75 @@ class VersionProblem(NamedTuple):
     symbols: tuple[bytes, ...]  # the requester's symbols that use this version
 
 
-class BindingReport(NamedTuple):
+class BindingReport(Fact):
     bindings: tuple[Binding, ...]
     version_problems: tuple[VersionProblem, ...]
     unreadable: tuple[tuple[int, str], ...]  # objects whose symbols could not be read, and why
 
 
-class _Required(NamedTuple):
+class _Required(Fact):
     name: bytes
     hash: int
     hidden: bool
 
 
+class _Reference(Fact):
+    """A symbol reference with everything the lookup needs, prepared once per file."""
+
+    name: bytes
+    gnu: int  # its DT_GNU_HASH value
+    required: _Required | None
+    reloc_class: RelocClass
+    lazy: bool
+    weak: bool
+    binds_to_itself: bool  # a protected definition keeps its own
+
+
+class BindingCache:
+    """What binding learns about files and names during one run (an audit binds many programs that
+    share libraries): each file's prepared references, and the GNU hash of each name."""
+
+    def __init__(self) -> None:
+        self.references: dict[str, tuple[_Reference, ...]] = {}  # by the file's host path
+        self._hashes: dict[bytes, int] = {}
+
+    def hash(self, name: bytes) -> int:
+        known = self._hashes.get(name)
+        if known is None:
+            known = self._hashes[name] = gnu_hash(name)
+        return known
+
+
+_Member = tuple[int, ElfFile, SymbolTable]  # (object index, its file, its symbol table)
+
+
 class _Scope:
     """The global scope with each object's symbol table, read through the hash tables."""
 
-    def __init__(self, result: LoadResult) -> None:
-        self.members: list[tuple[int, ElfFile, SymbolTable]] = []
+    def __init__(self, result: LoadResult, files: FileCache) -> None:
+        self.members: list[_Member] = []
         self.unreadable: list[tuple[int, str]] = []
         for obj in result.objects:
-            if not obj.found or obj.elf is None or obj.elf.dynamic is None:
+            if not obj.found or obj.host_path is None or obj.facts is None or not obj.facts.dynamic:
                 continue
             try:
-                self.members.append((obj.index, obj.elf, obj.elf.symbol_table))
+                elf = files.elf(obj.host_path)
+                self.members.append((obj.index, elf, elf.symbol_table))
             except ElfFormatError as error:
                 self.unreadable.append((obj.index, str(error)))
+        self.by_object = {member[0]: member for member in self.members}
         self._index: dict[bytes, list[int]] | None = None
         self.indexed = False
         self._answers: dict[tuple[bytes, _Required | None, RelocClass, int], tuple[int | None, tuple[int, ...]]] = {}
 
     def lookup(
-        self,
-        name: bytes,
-        required: _Required | None,
-        reloc_class: RelocClass,
-        first: tuple[int, ElfFile, SymbolTable] | None,
-        collect_others: bool,
+        self, reference: _Reference, first: _Member | None, collect_others: bool
     ) -> tuple[int | None, tuple[int, ...]]:
-        """The object defining ``name`` for this reference, and later ones that define it too."""
-        key = (name, required, reloc_class, first[0] if first is not None else -1)
+        """The object defining the referenced name, and later ones that define it too."""
+        key = (reference.name, reference.required, reference.reloc_class, first[0] if first is not None else -1)
         known = self._answers.get(key)
         if known is None:
-            known = self._answers[key] = self._lookup(name, required, reloc_class, first, collect_others)
+            known = self._answers[key] = self._lookup(reference, first, collect_others)
         return known
 
     def plan(self, lookups: int) -> None:
@@ -145,13 +168,9 @@ class _Scope:
         return self._index
 
     def _lookup(
-        self,
-        name: bytes,
-        required: _Required | None,
-        reloc_class: RelocClass,
-        first: tuple[int, ElfFile, SymbolTable] | None,
-        collect_others: bool,
+        self, reference: _Reference, first: _Member | None, collect_others: bool
     ) -> tuple[int | None, tuple[int, ...]]:
+        name = reference.name
         if self.indexed:
             candidates = [self.members[position] for position in self._definers().get(name, ())]
         else:
@@ -164,12 +183,12 @@ class _Scope:
             ]
         if first is not None:  # DT_SYMBOLIC: the object itself first, then the global scope
             candidates.insert(0, first)
-        elif reloc_class is RelocClass.COPY and candidates and candidates[0] is self.members[0]:
+        elif reference.reloc_class is RelocClass.COPY and candidates and candidates[0] is self.members[0]:
             candidates.pop(0)  # a copy relocation is looked up skipping the executable
         winner: int | None = None
         others: list[int] = []
         for index, _elf, table in candidates:
-            if _defines(table, name, required, reloc_class):
+            if _defines(table, reference):
                 if winner is None:
                     winner = index
                     if not collect_others:
@@ -179,20 +198,17 @@ class _Scope:
         return winner, tuple(others)
 
 
-def _defines(table: SymbolTable, name: bytes, required: _Required | None, reloc_class: RelocClass) -> bool:
+def _defines(table: SymbolTable, reference: _Reference) -> bool:
     """check_match over every symbol of that name in one object (dl-lookup.c)."""
+    required = reference.required
     versions: dict[int, VersionEntry] | None = None
     unversioned_candidates = 0
-    for index in table.find(name):
+    for index in table.find(reference.name, reference.gnu):
         symbol = table.symbol(index)
-        if symbol.value == 0 and symbol.shndx != C.SHN_ABS and symbol.type != STT_TLS:
+        if not symbol.can_bind:
             continue
-        if reloc_class is RelocClass.PLT and symbol.shndx == C.SHN_UNDEF:
-            continue
-        if symbol.type not in _ALLOWED_TYPES or symbol.bind not in (STB_GLOBAL, STB_WEAK, STB_GNU_UNIQUE):
-            continue
-        if symbol.visibility in (STV_HIDDEN, STV_INTERNAL):
-            continue
+        if reference.reloc_class is RelocClass.PLT and symbol.shndx == C.SHN_UNDEF:
+            continue  # a PLT lookup never takes the canonical PLT entry of an undefined symbol
         if not table.has_versym:
             return True
         ndx = symbol.version_index
@@ -215,7 +231,7 @@ def _defines(table: SymbolTable, name: bytes, required: _Required | None, reloc_
 
 
 def _required_version(table: SymbolTable, symbol_index: int) -> _Required | None:
-    ndx = table.versym(symbol_index) & 0x7FFF if table.has_versym else 0
+    ndx = table.versym(symbol_index) & C.VERSYM_INDEX_MASK if table.has_versym else 0
     if ndx <= 1:
         return None
     entry = table.versions().get(ndx)
@@ -229,22 +245,8 @@ def _is_symbolic(elf: ElfFile) -> bool:
     return dynamic is not None and (dynamic.value(C.DT_SYMBOLIC) is not None or bool(dynamic.flags & C.DF_SYMBOLIC))
 
 
-class _Reference(NamedTuple):
-    """A symbol reference with everything the lookup needs, prepared once per file."""
-
-    name: bytes
-    required: _Required | None
-    reloc_class: RelocClass
-    lazy: bool
-    weak: bool
-    binds_to_itself: bool  # a protected definition keeps its own
-
-
-_PREPARED: weakref.WeakKeyDictionary[ElfFile, tuple[_Reference, ...]] = weakref.WeakKeyDictionary()
-
-
-def _prepare(elf: ElfFile, table: SymbolTable) -> tuple[_Reference, ...]:
-    prepared = _PREPARED.get(elf)
+def _prepare(elf: ElfFile, table: SymbolTable, cache: BindingCache) -> tuple[_Reference, ...]:
+    prepared = cache.references.get(elf.path)
     if prepared is not None:
         return prepared
     lazy_allowed = not _binds_now(elf)
@@ -256,39 +258,36 @@ def _prepare(elf: ElfFile, table: SymbolTable) -> tuple[_Reference, ...]:
             continue
         seen.add(key)
         symbol = table.symbol(reference.symbol_index)
-        if symbol.bind == STB_LOCAL:
+        if symbol.bind == C.STB_LOCAL:
             continue  # binds to the object itself, no lookup
         defined = symbol.shndx != C.SHN_UNDEF
-        if defined and symbol.visibility in (STV_HIDDEN, STV_INTERNAL):
+        if defined and symbol.visibility in (C.STV_HIDDEN, C.STV_INTERNAL):
             continue
         references.append(
             _Reference(
                 name=symbol.name,
+                gnu=cache.hash(symbol.name),
                 required=_required_version(table, reference.symbol_index),
                 reloc_class=reference.reloc_class,
                 lazy=reference.lazy and lazy_allowed,
-                weak=symbol.bind == STB_WEAK,
-                binds_to_itself=defined and symbol.visibility == STV_PROTECTED,
+                weak=symbol.bind == C.STB_WEAK,
+                binds_to_itself=defined and symbol.visibility == C.STV_PROTECTED,
             )
         )
-    prepared = _PREPARED[elf] = tuple(references)
+    prepared = cache.references[elf.path] = tuple(references)
     return prepared
 
 
-def _bind_object(
-    scope: _Scope, member: tuple[int, ElfFile, SymbolTable], collect_others: bool, out: list[Binding]
-) -> None:
+def _bind_object(scope: _Scope, member: _Member, cache: BindingCache, collect_others: bool, out: list[Binding]) -> None:
     index, elf, table = member
     symbolic = member if _is_symbolic(elf) else None
-    for reference in _prepare(elf, table):
+    for reference in _prepare(elf, table, cache):
         target: int | None
         others: tuple[int, ...]
         if reference.binds_to_itself:
             target, others = index, ()
         else:
-            target, others = scope.lookup(
-                reference.name, reference.required, reference.reloc_class, symbolic, collect_others
-            )
+            target, others = scope.lookup(reference, symbolic, collect_others)
         out.append(
             Binding(
                 requester=index,
@@ -326,6 +325,19 @@ def _names_of(result: LoadResult) -> dict[bytes, int]:
     return names
 
 
+def _symbols_of_version(table: SymbolTable, version_index: int) -> tuple[bytes, ...]:
+    """The names of a file's symbols whose versym is ``version_index`` (one pass over .gnu.version)."""
+    return tuple(
+        sorted(
+            {
+                table.symbol(i).name
+                for i in range(1, table.count)
+                if table.versym(i) & C.VERSYM_INDEX_MASK == version_index
+            }
+        )
+    )
+
+
 def _check_versions(result: LoadResult, scope: _Scope, requesters: frozenset[int] | None) -> list[VersionProblem]:
     """dl-version.c:_dl_check_map_versions over the loaded objects (or the given ones)."""
     problems: list[VersionProblem] = []
@@ -339,13 +351,11 @@ def _check_versions(result: LoadResult, scope: _Scope, requesters: frozenset[int
             continue
         for need in needs:
             library = names.get(need.file)
-            if library is None:
+            member = scope.by_object.get(library) if library is not None else None
+            if library is None or member is None:
                 continue  # not loaded: the missing library is the problem, reported elsewhere
-            library_elf = result.objects[library].elf
-            if library_elf is None:
-                continue
             try:
-                defined = {definition.name for definition in library_elf.version_definitions}
+                defined = {definition.name for definition in member[1].version_definitions}
             except ElfFormatError:
                 continue
             for requirement in need.versions:
@@ -357,28 +367,28 @@ def _check_versions(result: LoadResult, scope: _Scope, requesters: frozenset[int
                     kind = VersionProblemKind.WEAK_MISSING
                 else:
                     kind = VersionProblemKind.MISSING
-                users = tuple(
-                    sorted(
-                        {
-                            table.symbol(i).name
-                            for i in range(1, table.count)
-                            if table.versym(i) & 0x7FFF == requirement.index & 0x7FFF
-                        }
-                    )
-                )
+                users = _symbols_of_version(table, requirement.index & C.VERSYM_INDEX_MASK)
                 problems.append(VersionProblem(index, library, need.file, requirement.name, kind, users))
     return problems
 
 
 def bind(
-    result: LoadResult, *, collect_interposition: bool = False, requesters: frozenset[int] | None = None
+    result: LoadResult,
+    files: FileCache,
+    *,
+    cache: BindingCache | None = None,
+    collect_interposition: bool = False,
+    requesters: frozenset[int] | None = None,
 ) -> BindingReport:
     """Every symbol reference of the loaded objects, bound in the program's global scope.
 
-    ``requesters`` limits which objects' references are bound (default: all but ld.so, as ldd -r);
-    an audit binds a library that is itself audited only once, in its own scope.
+    ``files`` is the run's FileCache (the emulation's), through which each object's symbols are
+    read; ``cache`` carries what one binding learns to the next ones of the run. ``requesters``
+    limits which objects' references are bound (default: all but ld.so, as ldd -r); an audit binds a
+    library that is itself audited only once, in its own scope.
     """
-    scope = _Scope(result)
+    cache = cache if cache is not None else BindingCache()
+    scope = _Scope(result, files)
     bindings: list[Binding] = []
     unreadable = list(scope.unreadable)
     bound = [
@@ -389,19 +399,19 @@ def bind(
     lookups = 0
     for member in bound:
         try:
-            lookups += len(_prepare(member[1], member[2]))
+            lookups += len(_prepare(member[1], member[2], cache))
         except ElfFormatError:
             continue
     scope.plan(lookups)
     for member in bound:
         try:
-            _bind_object(scope, member, collect_interposition, bindings)
+            _bind_object(scope, member, cache, collect_interposition, bindings)
         except ElfFormatError as error:
             unreadable.append((member[0], str(error)))
     return BindingReport(tuple(bindings), tuple(_check_versions(result, scope, requesters)), tuple(unreadable))
 
 
-class Definition(NamedTuple):
+class Definition(Fact):
     """A .dynsym definition of a name in one loaded object."""
 
     object: int
@@ -410,30 +420,47 @@ class Definition(NamedTuple):
     exported: bool  # global/weak/unique with default or protected visibility: it can bind
 
 
-def definitions(result: LoadResult, name: bytes) -> list[Definition]:
-    """Every loaded object's definitions of ``name``, in scope order, exported or not."""
-    found: list[Definition] = []
-    for obj in result.objects:
-        if not obj.found or obj.elf is None or obj.elf.dynamic is None:
-            continue
+def _definition(table: SymbolTable, index: int, symbol_index: int) -> Definition | None:
+    symbol = table.symbol(symbol_index)
+    if symbol.shndx == C.SHN_UNDEF:
+        return None
+    entry = table.versions().get(symbol.version_index) if table.has_versym else None
+    version = entry.name if entry is not None and symbol.version_index > 1 else None
+    return Definition(index, symbol, version, symbol.is_exported)
+
+
+def definers(result: LoadResult, files: FileCache, names: set[bytes]) -> dict[bytes, list[Definition]]:
+    """Every loaded object's .dynsym definitions of each name, in scope order, exported or not.
+
+    Few names are looked up through each object's hash table; many (a deep chain where every object
+    misses one) through one pass over every table: the cost stays linear in the scope's symbols.
+    """
+    found: dict[bytes, list[Definition]] = {}
+    members = _Scope(result, files).members
+    scan = len(names) * len(members) > sum(table.count for _index, _elf, table in members)
+    for index, _elf, table in members:
         try:
-            table = obj.elf.symbol_table
-            for index in table.find(name):
-                symbol = table.symbol(index)
-                if symbol.shndx == C.SHN_UNDEF:
-                    continue
-                entry = table.versions().get(symbol.version_index) if table.has_versym else None
-                version = entry.name if entry is not None and symbol.version_index > 1 else None
-                exported = symbol.bind in (STB_GLOBAL, STB_WEAK, STB_GNU_UNIQUE) and symbol.visibility not in (
-                    STV_HIDDEN,
-                    STV_INTERNAL,
-                )
-                found.append(Definition(obj.index, symbol, version, exported))
+            if scan:
+                hits: list[tuple[bytes, int]] = [
+                    (table.symbol(i).name, i) for i in range(1, table.count) if table.symbol(i).name in names
+                ]
+            else:
+                hits = [(name, i) for name in names for i in table.find(name)]
+            for name, symbol_index in hits:
+                definition = _definition(table, index, symbol_index)
+                if definition is not None:
+                    found.setdefault(name, []).append(definition)
         except ElfFormatError:
             continue
     return found
 
 
-def winner(result: LoadResult, name: bytes) -> int | None:
+def definitions(result: LoadResult, files: FileCache, name: bytes) -> list[Definition]:
+    """Every loaded object's definitions of ``name``, in scope order, exported or not."""
+    return definers(result, files, {name}).get(name, [])
+
+
+def winner(result: LoadResult, files: FileCache, name: bytes) -> int | None:
     """The object an unversioned data reference to ``name`` from the program would bind to."""
-    return _Scope(result).lookup(name, None, RelocClass.DATA, None, False)[0]
+    reference = _Reference(name, gnu_hash(name), None, RelocClass.DATA, False, False, False)
+    return _Scope(result, files).lookup(reference, None, False)[0]

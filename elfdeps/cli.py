@@ -4,89 +4,26 @@ outcomes into an exit code (DESIGN.md §4): 0 all found, 1 problems found, 2 usa
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, NamedTuple, TextIO
 
-from elfdeps import __version__
+from elfdeps.arguments import Arguments, parse
 from elfdeps.errors import ElfdepsError, InputError, UsageError
+from elfdeps.facts import TYPE_CHECKING, Fact
 
 if TYPE_CHECKING:  # imported lazily at run time: start-up stays lean
+    from typing import TextIO
+
+    from elfdeps.advice.fix import CombinedFix
     from elfdeps.audit.runner import AuditOptions, FindingKey
-    from elfdeps.loader.environment import LoaderEnv
+    from elfdeps.elf.cache import FileCache
+    from elfdeps.loader.environment import LoaderEnv, TargetCache
     from elfdeps.model import LoadResult
 
 __all__ = ["main"]
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]
-        command = self.prog.split()[-1]
-        see = "elfdeps --help" if command == "elfdeps" else f"elfdeps {command} --help"
-        raise UsageError(f"{message} (see '{see}')")
-
-
-def _add_resolution_options(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("resolution (what the analysed program would be started with)")
-    group.add_argument("--root", metavar="DIR", help="analyse a sysroot: its ld.so.cache, ld.so.conf, default dirs")
-    group.add_argument("--ld-library-path", metavar="PATHS", help="LD_LIBRARY_PATH (default: the environment's)")
-    group.add_argument("--preload", metavar="LIBS", help="LD_PRELOAD (default: the environment's)")
-    group.add_argument("--no-env", action="store_true", help="ignore LD_LIBRARY_PATH/LD_PRELOAD of this environment")
-    group.add_argument("--secure", action="store_true", help="setuid semantics (AT_SECURE)")
-    group.add_argument("--inhibit-cache", action="store_true", help="ignore ld.so.cache (ld.so --inhibit-cache)")
-    group.add_argument("--platform", metavar="P", help="value of $PLATFORM (default: from this CPU)")
-    group.add_argument("--lib", metavar="L", help="value of $LIB (default: from the target's layout)")
-    group.add_argument("--default-dirs", metavar="D1:D2", help="the loader's system directories")
-    group.add_argument("--hwcaps", metavar="A:B", help="active glibc-hwcaps subdirectories, best first ('' for none)")
-    group.add_argument("--glibc", metavar="X.Y", help="target glibc version (default: read from its ld.so)")
-    group.add_argument("--no-preload-file", action="store_true", help="ignore the root's /etc/ld.so.preload")
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(
-        prog="elfdeps",
-        description="What an ELF program will load, from where, why, and what will break (never running it).",
-    )
-    parser.add_argument("--version", action="version", version=f"elfdeps {__version__}")
-    parser.add_argument("--traceback", action="store_true", help="show the Python traceback of internal errors")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-
-    listing = commands.add_parser("list", help="ldd-compatible flat list in load order (never runs FILE)")
-    listing.add_argument("file", metavar="FILE")
-    listing.add_argument("--json", action="store_true", help="one JSON object (schema_version 1) on stdout")
-    _add_resolution_options(listing)
-
-    tree = commands.add_parser("tree", help="dependency tree: how each library was found, what was tried")
-    tree.add_argument("files", metavar="FILE", nargs="+")
-    tree.add_argument("--json", action="store_true", help="one JSON object (schema_version 1) on stdout")
-    tree.add_argument("-a", "--all", action="store_true", help="repeat subtrees already shown")
-    _add_resolution_options(tree)
-    audit = commands.add_parser("audit", help="pre-release gate: missing libraries, symbols, versions, RPATHs")
-    audit.add_argument("paths", metavar="PATH", nargs="+", help="files or directories (walked; non-ELF skipped)")
-    audit.add_argument("--format", choices=("text", "json", "sarif"), default=None, help="output format (text)")
-    audit.add_argument("--json", action="store_true", help="same as --format json")
-    audit.add_argument("--fail-on", choices=("error", "warning", "info"), help="exit 1 at this severity (error)")
-    audit.add_argument("--ignore", action="append", default=[], metavar="RULE[:GLOB]", help="drop findings")
-    audit.add_argument("--max-version", action="append", default=[], metavar="FAMILY=X.Y", help="version floor")
-    audit.add_argument("--baseline", metavar="FILE", help="a saved JSON report: its findings do not fail")
-    audit.add_argument("--config", metavar="FILE", help="settings file (default: elfdeps.toml or pyproject.toml)")
-    audit.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE instead of stdout")
-    audit.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
-    _add_resolution_options(audit)
-
-    symbols = commands.add_parser("symbols", help="where each undefined symbol binds (like LD_DEBUG=bindings)")
-    symbols.add_argument("file", metavar="FILE")
-    symbols.add_argument("--missing", action="store_true", help="only references nothing defines")
-    symbols.add_argument("--defines", metavar="NAME", help="which loaded objects define NAME, and which wins")
-    symbols.add_argument("--json", action="store_true", help="one JSON object on stdout")
-    _add_resolution_options(symbols)
-    for sub in (listing, tree, audit, symbols):
-        sub.add_argument("--traceback", action="store_true", help=argparse.SUPPRESS)
-    return parser
 
 
 def _glibc_version(text: str | None) -> tuple[int, int] | None:
@@ -103,7 +40,7 @@ def _split_paths(value: str | None) -> tuple[str, ...] | None:
     return tuple(part for part in value.split(":") if part) if value is not None else None
 
 
-def _loader_env(args: argparse.Namespace) -> LoaderEnv:
+def _loader_env(args: Arguments) -> LoaderEnv:
     from elfdeps.loader.environment import LoaderEnv
 
     if args.root is not None and not os.path.isdir(args.root):
@@ -133,8 +70,10 @@ def _main_path(path: str, root: str | None) -> str:
         return path
     absolute_root = os.path.abspath(root).rstrip(os.sep)
     absolute = os.path.abspath(path)
-    if absolute == absolute_root or absolute.startswith(absolute_root + os.sep):
-        return "/" + os.path.relpath(absolute, absolute_root).lstrip("./")
+    if absolute == absolute_root:
+        return "/"
+    if absolute.startswith(absolute_root + os.sep):
+        return absolute[len(absolute_root) :]
     return path if path.startswith("/") else "/" + path
 
 
@@ -142,7 +81,27 @@ def _use_colour(stream: TextIO) -> bool:
     return stream.isatty() and "NO_COLOR" not in os.environ
 
 
-class _Outcome(NamedTuple):
+def _unicode_terminal(stream: TextIO) -> bool:
+    return stream.isatty() and (getattr(stream, "encoding", None) or "").lower().replace("-", "") == "utf8"
+
+
+def _toolchains() -> tuple[str, ...]:
+    from elfdeps.advice.nearby import rust_toolchain_dirs
+
+    return rust_toolchain_dirs(os.environ)
+
+
+def _combined_fix(
+    result: LoadResult, env: LoaderEnv, files: FileCache, targets: TargetCache, toolchains: tuple[str, ...]
+) -> CombinedFix | None:
+    if result.ok:
+        return None
+    from elfdeps.advice.fix import combined_fix
+
+    return combined_fix(result, env, files, targets, toolchains)
+
+
+class _Outcome(Fact):
     """What a command found."""
 
     problems: bool
@@ -153,51 +112,69 @@ def _exit_code(outcome: _Outcome) -> int:
     return EXIT_PROBLEMS if outcome.problems else EXIT_OK
 
 
-def _command_list(args: argparse.Namespace, out: TextIO, err: TextIO) -> _Outcome:
+def _command_list(args: Arguments, out: TextIO, err: TextIO) -> _Outcome:
     from elfdeps.elf.cache import FileCache
+    from elfdeps.loader.environment import TargetCache
     from elfdeps.loader.graph import emulate
     from elfdeps.render.text import render_list
 
-    files = FileCache()
-    result = emulate(_main_path(args.file, args.root), _loader_env(args), files)
+    env = _loader_env(args)
+    files, targets = FileCache(), TargetCache()
+    result = emulate(_main_path(args.file, args.root), env, files, targets)
     if args.json:
-        from elfdeps.loader.nearby import explain_missing
+        from elfdeps.advice.nearby import explain_missing
         from elfdeps.render.jsonreport import write_report
 
-        write_report("list", [explain_missing(result, files)], out)
+        write_report("list", [explain_missing(result, files, targets.of(result, env), _toolchains())], out)
     else:
         render_list(result, out)
     _report_errors(result, err)
     return _Outcome(problems=not result.ok)
 
 
-def _command_tree(args: argparse.Namespace, out: TextIO, err: TextIO) -> _Outcome:
+def _command_tree(args: Arguments, out: TextIO, err: TextIO) -> _Outcome:
+    from elfdeps.advice.nearby import explain_missing
     from elfdeps.elf.cache import FileCache
+    from elfdeps.loader.environment import TargetCache
     from elfdeps.loader.graph import emulate
-    from elfdeps.loader.nearby import explain_missing
-    from elfdeps.render.text import Palette, render_tree
 
     env = _loader_env(args)
-    files = FileCache()
+    files, targets = FileCache(), TargetCache()
+    toolchains: tuple[str, ...] = ()  # looked up only once a library is missing
     results = []
+    fixes = []
     for path in args.files:
-        result = emulate(_main_path(path, args.root), env, files, check_shadowing=True)
-        results.append(explain_missing(result, files))
+        result = emulate(_main_path(path, args.root), env, files, targets, check_shadowing=True)
+        if not all(obj.found for obj in result.objects):
+            toolchains = toolchains or _toolchains()
+            result = explain_missing(result, files, targets.of(result, env), toolchains)
+        results.append(result)
+        fixes.append(_combined_fix(result, env, files, targets, toolchains))
     if args.json:
         from elfdeps.render.jsonreport import write_report
 
-        write_report("tree", results, out)
+        write_report("tree", results, out, full_tree=args.all, fixes=fixes)
     else:
+        from elfdeps.render.text import Palette, TreeOptions, fix_lines, render_tree
+
         palette = Palette(_use_colour(out))
-        for result in results:
-            render_tree(result, out, palette, show_all=args.all)
+        options = TreeOptions(
+            full=args.all,
+            max_depth=args.max_depth,
+            paths=args.path,
+            hide=tuple(args.hide),
+            hide_system=args.hide_system,
+            verbose=args.verbose,
+            unicode=not args.ascii and _unicode_terminal(out),
+        )
+        for result, fix in zip(results, fixes, strict=True):
+            render_tree(result, out, palette, options, fix_lines=fix_lines(fix, palette))
     for result in results:
-        if result.error is not None:
-            _report_errors(result, err)
+        _report_errors(result, err)
     return _Outcome(problems=any(not result.ok for result in results))
 
 
-def _audit_options(args: argparse.Namespace) -> AuditOptions:
+def _audit_options(args: Arguments) -> AuditOptions:
     from elfdeps.audit.config import find_config, load_config
     from elfdeps.audit.rules import RULES, Severity
     from elfdeps.audit.runner import AuditOptions
@@ -223,7 +200,9 @@ def _audit_options(args: argparse.Namespace) -> AuditOptions:
         floors[family] = version
     baseline_path = args.baseline or config.get("baseline")
     baseline = _read_baseline(baseline_path) if baseline_path else frozenset()
-    return AuditOptions(_loader_env(args), Severity(fail_on), tuple(ignores), floors, baseline)
+    return AuditOptions(
+        _loader_env(args), Severity(fail_on), tuple(ignores), floors, baseline, _toolchains(), show_toolchain=args.all
+    )
 
 
 def _as_list(value: object) -> list[str]:
@@ -249,7 +228,7 @@ def _read_baseline(path: str) -> frozenset[FindingKey]:
         raise InputError(f"{path}: not an elfdeps JSON report usable as a baseline ({error})") from error
 
 
-def _command_audit(args: argparse.Namespace, out: TextIO, err: TextIO) -> _Outcome:
+def _command_audit(args: Arguments, out: TextIO, err: TextIO) -> _Outcome:
     from elfdeps.audit.runner import audit
 
     options = _audit_options(args)
@@ -258,59 +237,139 @@ def _command_audit(args: argparse.Namespace, out: TextIO, err: TextIO) -> _Outco
 
         def progress(number: int, total: int, path: str) -> None:
             if total >= 10:
-                err.write(f"\r\033[K[{number}/{total}] {path[-60:]}")
+                err.write(f"\r\033[K[{number}/{total}] {_printable(path[-60:])}")
                 if number == total:
                     err.write("\r\033[K")
                 err.flush()
 
-    report = audit(args.paths, options, progress)
+    jobs = args.jobs or len(os.sched_getaffinity(0))
     output_format = "json" if args.json else (args.format or "text")
     try:
         stream = open(args.output, "w", encoding="utf-8") if args.output else out  # noqa: SIM115
     except OSError as error:
         raise InputError(f"{args.output}: cannot write the report: {error.strerror}") from error
     try:
-        if output_format == "json":
+        if output_format == "json":  # written while the files are audited
+            from elfdeps.audit.runner import FindingCollector, audit_entries
             from elfdeps.render.jsonreport import write_audit_report
 
-            write_audit_report(report, stream)
-        elif output_format == "sarif":
-            from elfdeps.render.sarif import write_sarif
-
-            write_sarif(report, stream)
+            collector = FindingCollector(options)
+            entries = write_audit_report(
+                audit_entries(args.paths, options, progress, jobs, collector), collector, stream
+            )
+            report = collector.report(entries)
         else:
-            from elfdeps.render.audit_text import render_audit
-            from elfdeps.render.text import Palette
+            report = audit(args.paths, options, progress, jobs=jobs, keep_results=False)
+            if output_format == "sarif":
+                from elfdeps.render.sarif import write_sarif
 
-            render_audit(report, stream, Palette(_use_colour(stream)))
+                write_sarif(report, stream)
+            else:
+                from elfdeps.render.audit_text import render_audit
+                from elfdeps.render.text import Palette
+
+                render_audit(report, stream, Palette(_use_colour(stream)))
     finally:
         if stream is not out:
             stream.close()
     return _Outcome(problems=report.fails(options.fail_on))
 
 
-def _command_symbols(args: argparse.Namespace, out: TextIO, err: TextIO) -> _Outcome:
-    from elfdeps.binding import bind
+def _command_symbols(args: Arguments, out: TextIO, err: TextIO) -> _Outcome:
+    from elfdeps.binding import bind, definitions, winner
+    from elfdeps.elf.cache import FileCache
     from elfdeps.loader.graph import emulate
     from elfdeps.render.symbols_text import render_bindings, render_definers
 
-    result = emulate(_main_path(args.file, args.root), _loader_env(args))
+    files = FileCache()
+    result = emulate(_main_path(args.file, args.root), _loader_env(args), files)
     if result.error is not None:  # the loader stops before binding anything
         _report_errors(result, err)
         return _Outcome(problems=True)
-    report = bind(result, collect_interposition=args.defines is not None)
     if args.defines is not None:
-        found = render_definers(result, os.fsencode(args.defines), out, as_json=args.json)
+        name = os.fsencode(args.defines)
+        found = definitions(result, files, name)
+        render_definers(result, name, found, winner(result, files, name), out, as_json=args.json)
         return _Outcome(problems=not found)
-    failing = render_bindings(result, report, out, missing_only=args.missing, as_json=args.json)
+    report = bind(result, files)
+    render_bindings(result, report, out, missing_only=args.missing, as_json=args.json)
     _report_errors(result, err)
-    return _Outcome(problems=failing or not result.ok)
+    return _Outcome(problems=not result.ok or any(binding.fails for binding in report.bindings))
+
+
+_GRAPH_FORMATS = (".dot", ".svg", ".png", ".pdf", ".html")
+
+
+def _command_graph(args: Arguments, out: TextIO, _err: TextIO) -> _Outcome:
+    from elfdeps.audit.rules import Severity
+    from elfdeps.audit.runner import AuditOptions, audit
+    from elfdeps.depgraph.model import build_model
+    from elfdeps.depgraph.rust_standin import rust_facts
+    from elfdeps.depgraph.views import ViewOptions, cut
+    from elfdeps.render.dot import DotOptions, dot_text, render
+
+    suffix = os.path.splitext(args.output)[1].lower() if args.output else ".dot"
+    if suffix not in _GRAPH_FORMATS:
+        raise UsageError(f"-o {args.output}: the suffix chooses the format: {', '.join(_GRAPH_FORMATS)}")
+    for path in args.files:
+        if os.path.isdir(path):
+            raise InputError(f"{path}: Is a directory")
+    report = audit([_main_path(path, args.root) for path in args.files], AuditOptions(_loader_env(args)))
+    for entry in report.entries:
+        if entry.result is None:  # a file that looks like ELF but cannot be read
+            raise InputError(entry.findings[0].message if entry.findings else f"{entry.path}: cannot be analysed")
+    results = [entry.result for entry in report.entries if entry.result is not None]
+    # The Rust stage plugs in here: rust_facts() is the stand-in (see elfdeps/depgraph/rust_standin.py).
+    from elfdeps.elf.cache import FileCache
+
+    model = build_model(results, report.findings, rust_facts(results, FileCache()))
+    model = cut(model, ViewOptions(args.focus, args.max_depth, args.collapse_system))
+    dot = dot_text(model, DotOptions(rankdir=args.rankdir, edge_labels=args.label, show_paths=args.path))
+    if suffix == ".dot":
+        data = dot.encode("utf-8")
+    elif suffix == ".html":
+        from elfdeps.render.html import html_report
+
+        data = html_report(model, render(dot, "svg").decode("utf-8"), args.files).encode("utf-8")
+    else:
+        data = render(dot, suffix[1:])
+    if args.output is None:
+        out.write(dot)
+    else:
+        try:
+            with open(args.output, "wb") as handle:
+                handle.write(data)
+        except OSError as error:
+            raise InputError(f"{args.output}: cannot write the graph: {error.strerror}") from error
+    return _Outcome(problems=any(finding.severity is Severity.ERROR for finding in report.findings))
+
+
+def _command_why(args: Arguments, out: TextIO, err: TextIO) -> _Outcome:
+    from elfdeps.depgraph.chains import find_chains
+    from elfdeps.loader.graph import emulate
+    from elfdeps.render.why_text import render_why, why_json
+
+    result = emulate(_main_path(args.file, args.root), _loader_env(args), check_shadowing=True)
+    chains = find_chains(result, args.library, limit=args.max_chains)
+    if args.json:
+        from elfdeps.render.jsonreport import write_report
+
+        write_report("why", [result], out, {"why": why_json(result, chains, args.library)})
+    else:
+        render_why(result, chains, args.library, out, show_paths=args.path)
+    _report_errors(result, err)
+    return _Outcome(problems=not chains.targets)
 
 
 def _report_errors(result: LoadResult, err: TextIO) -> None:
+    from elfdeps.render.printable import shown
+
     if result.error is not None:
         error = result.error
-        err.write(f"elfdeps: {result.main_path}: the loader would stop: {error.subject}: {error.message}\n")
+        err.write(
+            f"elfdeps: {shown(result.main_path)}: the loader would stop: {shown(error.subject)}:"
+            f" {shown(error.message)}\n"
+        )
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
@@ -319,23 +378,20 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
     arguments = list(sys.argv[1:] if argv is None else argv)
     traceback_wanted = "--traceback" in arguments
     try:
-        args = _parser().parse_args(arguments)
-        if args.command is None:
-            raise UsageError("a command is needed: list, tree, audit or symbols (see 'elfdeps --help')")
+        args = parse(arguments)
         command = {
             "list": _command_list,
             "tree": _command_tree,
             "audit": _command_audit,
             "symbols": _command_symbols,
+            "graph": _command_graph,
+            "why": _command_why,
         }[args.command]
         outcome = command(args, out, err)
         out.flush()
         return _exit_code(outcome)
-    except UsageError as error:
-        err.write(f"elfdeps: {error}\n")
-        return EXIT_USAGE
-    except ElfdepsError as error:
-        err.write(f"elfdeps: {error}\n")
+    except ElfdepsError as error:  # a usage error, or an input that cannot be analysed
+        err.write(f"elfdeps: {_printable(str(error))}\n")
         return EXIT_USAGE
     except BrokenPipeError:
         # `elfdeps tree big | head`: the reader left; say nothing (and keep Python from complaining).
@@ -357,5 +413,14 @@ def _internal(error: BaseException, traceback_wanted: bool, err: TextIO) -> int:
 
         traceback.print_exception(error, file=err)
     else:
-        err.write(f"elfdeps: internal error: {type(error).__name__}: {error} (run with --traceback for details)\n")
+        err.write(
+            f"elfdeps: internal error: {type(error).__name__}: {_printable(str(error))}"
+            " (run with --traceback for details)\n"
+        )
     return EXIT_INTERNAL
+
+
+def _printable(text: str) -> str:
+    from elfdeps.render.printable import shown
+
+    return shown(text)

@@ -5,14 +5,11 @@ objects in load order and the DT_NEEDED edges between them. Renderers and audit 
 from __future__ import annotations
 
 import os
-from enum import StrEnum
-from typing import TYPE_CHECKING, NamedTuple
 
-if TYPE_CHECKING:
-    from elfdeps.elf.reader import ElfFile
-    from elfdeps.loader.environment import TargetSystem
+from elfdeps.facts import Fact, Symbolic
 
 __all__ = [
+    "VIA_LABELS",
     "Attempt",
     "DependencyKind",
     "Edge",
@@ -20,12 +17,15 @@ __all__ = [
     "LoadResult",
     "LoadedObject",
     "NearbyMatch",
+    "ObjectFacts",
     "Outcome",
+    "SystemFacts",
     "Via",
+    "via_label",
 ]
 
 
-class Via(StrEnum):
+class Via(Symbolic):
     """How the loader came to an object (the `via` of the JSON contract)."""
 
     MAIN = "main"
@@ -39,7 +39,7 @@ class Via(StrEnum):
     DIRECT = "direct"  # a name containing '/', opened as given
 
 
-class Outcome(StrEnum):
+class Outcome(Symbolic):
     """What happened at one candidate path."""
 
     FOUND = "found"
@@ -51,14 +51,14 @@ class Outcome(StrEnum):
     ERROR = "error"
 
 
-class DependencyKind(StrEnum):
+class DependencyKind(Symbolic):
     NEEDED = "needed"
     FILTER = "filter"
     AUXILIARY = "auxiliary"
     PRELOAD = "preload"
 
 
-class Attempt(NamedTuple):
+class Attempt(Fact):
     """One candidate path the loader tried, in order."""
 
     path: str
@@ -69,7 +69,7 @@ class Attempt(NamedTuple):
     detail: str | None = None
 
 
-class NearbyMatch(NamedTuple):
+class NearbyMatch(Fact):
     """A file with the missing name found outside the search path, and what would make it found."""
 
     path: str
@@ -79,7 +79,37 @@ class NearbyMatch(NamedTuple):
     note: str | None = None  # e.g. "in an ld.so.conf directory but not in ld.so.cache: run ldconfig"
 
 
-class LoadedObject(NamedTuple):
+class ObjectFacts(Fact):
+    """What a loaded file says about itself, read once by the emulation (renderers never read ELF)."""
+
+    elf_class: int  # 32 or 64
+    e_machine: int
+    machine: str  # "x86_64", "EM_<n>" when unnamed
+    byte_order: str  # "<" or ">"
+    e_type: int
+    interpreter: bytes | None  # PT_INTERP
+    dynamic: bool  # has a PT_DYNAMIC segment
+    soname: bytes | None
+    needed: tuple[bytes, ...]
+    rpath: bytes | None
+    runpath: bytes | None
+    flags: tuple[str, ...]  # DT_FLAGS / DT_FLAGS_1 names
+
+
+class SystemFacts(Fact):
+    """The target system an emulation ran against, as plain values (the loader's inputs)."""
+
+    root: str | None
+    default_dirs: tuple[str, ...]  # each ends in "/"
+    dst_lib: str
+    platform: str
+    hwcaps: tuple[str, ...]  # active glibc-hwcaps names, best first
+    glibc_version: tuple[int, int] | None
+    cache: str  # "/etc/ld.so.cache" or "none"
+    has_cache: bool
+
+
+class LoadedObject(Fact):
     """One entry of the loader's namespace list (or a trace-mode "not found" fake)."""
 
     index: int  # type: ignore[assignment]  # position in load order (0: the main file); shadows tuple.index
@@ -93,21 +123,19 @@ class LoadedObject(NamedTuple):
     attempts: tuple[Attempt, ...] = ()
     nearby: tuple[NearbyMatch, ...] = ()
     required: bool = True  # False for a DT_AUXILIARY filtee, whose absence the loader ignores
-    elf: ElfFile | None = None
-    host_path: str | None = None
+    facts: ObjectFacts | None = None  # None when not found (or the interpreter could not be read)
+    host_path: str | None = None  # where its bytes are on this machine (inside --root), to read it again
 
     @property
     def soname(self) -> bytes | None:
-        if self.elf is None or self.elf.dynamic is None:
-            return None
-        return self.elf.dynamic.soname
+        return self.facts.soname if self.facts is not None else None
 
     @property
     def display_name(self) -> str:
         return os.fsdecode(self.name)
 
 
-class Edge(NamedTuple):
+class Edge(Fact):
     """One DT_NEEDED/DT_FILTER/DT_AUXILIARY entry (or a preload) and what it resolved to."""
 
     requester: int
@@ -119,7 +147,7 @@ class Edge(NamedTuple):
     shadowed_path: str | None = None  # the different file this requester's own search would find
 
 
-class LoadError(NamedTuple):
+class LoadError(Fact):
     """A fatal error that makes the real loader stop (it would print nothing else)."""
 
     name: str  # the requested name
@@ -134,7 +162,7 @@ class LoadError(NamedTuple):
         return self.path if self.names_path and self.path else self.name
 
 
-class LoadResult(NamedTuple):
+class LoadResult(Fact):
     """Everything one emulated program start produced, in load order."""
 
     main_path: str
@@ -142,7 +170,7 @@ class LoadResult(NamedTuple):
     edges: tuple[Edge, ...]
     error: LoadError | None
     warnings: tuple[str, ...] = ()
-    target: TargetSystem | None = None
+    system: SystemFacts | None = None
 
     @property
     def main(self) -> LoadedObject:
@@ -157,5 +185,26 @@ class LoadResult(NamedTuple):
     def ok(self) -> bool:
         return self.error is None and not self.missing
 
-    def edges_from(self, index: int) -> tuple[Edge, ...]:
-        return tuple(edge for edge in self.edges if edge.requester == index)
+
+VIA_LABELS = {
+    Via.RUNPATH: "runpath",
+    Via.LD_LIBRARY_PATH: "LD_LIBRARY_PATH",
+    Via.LD_SO_CACHE: "ld.so.cache",
+    Via.DEFAULT: "default",
+    Via.DIRECT: "direct",
+    Via.PRELOAD: "preload",
+    Via.INTERPRETER: "interpreter",
+    Via.MAIN: "main",
+}
+
+
+def via_label(obj: LoadedObject, requester: LoadedObject | None) -> str:
+    """How an object was found, as every output says it: ``rpath``, ``rpath of libfoo.so`` (an
+    inherited RPATH), ``runpath``, ``ld.so.cache``, ... (names from files: escape before printing)."""
+    if obj.via is Via.RPATH:
+        if requester is not None and obj.via_owner == requester.path:
+            return "rpath"
+        return f"rpath of {os.path.basename(obj.via_owner or '') or '?'}"
+    if obj.via is None:
+        return "not found"
+    return VIA_LABELS[obj.via]

@@ -58,7 +58,7 @@ MUTATIONS = (
         "strong-definition-beats-earlier-weak",
         "elfdeps/binding.py",
         """        for index, _elf, table in candidates:
-            if _defines(table, name, required, reloc_class):
+            if _defines(table, reference):
                 if winner is None:
                     winner = index
                     if not collect_others:
@@ -67,8 +67,8 @@ MUTATIONS = (
                     others.append(index)""",
         """        winner_weak = False
         for index, _elf, table in candidates:
-            if _defines(table, name, required, reloc_class):
-                weak = all(table.symbol(i).bind == STB_WEAK for i in table.find(name))
+            if _defines(table, reference):
+                weak = all(table.symbol(i).bind == C.STB_WEAK for i in table.find(reference.name))
                 if winner is None:
                     winner, winner_weak = index, weak
                 elif winner_weak and not weak:  # angr/cle's rule: a later strong definition wins
@@ -81,7 +81,7 @@ MUTATIONS = (
     Mutation(
         "versym-hidden-bit-ignored",
         "elfdeps/elf/symbols.py",
-        "        hidden_version=versym >= 0 and bool(versym & VERSYM_HIDDEN),",
+        "        hidden_version=versym >= 0 and bool(versym & C.VERSYM_HIDDEN),",
         "        hidden_version=False,",
         ("tests/test_binding_differential.py", "tests/test_reader_differential.py", "-k", "scenario or fixture"),
     ),

@@ -164,7 +164,7 @@ def _wanted(run: Run, want: Want) -> tuple[str, str, str | None, str | None, str
 @pytest.fixture(scope="module")
 def report_schema() -> dict[str, Any]:
     schema: dict[str, Any] = json.loads(
-        resources.files("elfdeps").joinpath("schemas/report-v1.schema.json").read_text()
+        resources.files("elfdeps").joinpath("schemas/report-v2.schema.json").read_text()
     )
     jsonschema.Draft202012Validator.check_schema(schema)
     return schema

@@ -90,8 +90,9 @@ def _elfdeps_bind(
     path: str, ld_library_path: str | None, cwd: str, files: FileCache | None = None
 ) -> tuple[LoadResult, BindingReport]:
     env = LoaderEnv(ld_library_path=ld_library_path, cwd=cwd)
+    files = files if files is not None else FileCache()
     result = emulate(path, env, files)
-    return result, bind(result)
+    return result, bind(result, files)
 
 
 def _unresolved(result: LoadResult, report: BindingReport, lazy_too: bool = True) -> set[Unresolved]:

@@ -34,7 +34,7 @@ def run(*argv: str) -> tuple[int, str, str]:
 
 @pytest.fixture(scope="module")
 def schema() -> dict[str, Any]:
-    text = resources.files("elfdeps").joinpath("schemas/report-v1.schema.json").read_text()
+    text = resources.files("elfdeps").joinpath("schemas/report-v2.schema.json").read_text()
     loaded: dict[str, Any] = json.loads(text)
     jsonschema.Draft202012Validator.check_schema(loaded)
     return loaded
@@ -47,7 +47,7 @@ def test_json_validates_against_shipped_schema(command: str, program: str, schem
     assert code == 0
     report = json.loads(out)
     jsonschema.validate(report, schema)
-    assert report["schema_version"] == 1
+    assert report["schema_version"] == 2
     assert report["files"][0]["objects"][0]["via"] == "main"
 
 
@@ -76,29 +76,21 @@ def test_list_lines_are_the_json_load_order(program: str) -> None:
 
 
 @pytest.mark.parametrize("program", SYSTEM_PROGRAMS)
-def test_tree_json_expands_every_loaded_object_once_under_its_loader(program: str) -> None:
-    """DESIGN.md §3.2: each loaded object appears once (not ``reused``), under the object that made the
-    loader load it (its ``needed_by``); every later reference to it is marked ``reused``. The
-    interpreter is loaded before any DT_NEEDED is read, so every reference to it is a reuse."""
+def test_tree_json_shows_every_loaded_object_exactly_once(program: str) -> None:
     _code, out, _ = run("tree", "--json", "--no-env", program)
     report = json.loads(out)["files"][0]
-    loaded = [obj for obj in report["objects"][1:] if obj["found"]]
-    expanded: list[tuple[str, str]] = []  # (path, parent path) of each node shown with its subtree
-    reused: set[str] = set()
-
-    def walk(node: dict[str, Any]) -> None:
-        for child in node["children"]:
-            if child["found"] and not child["reused"]:
-                expanded.append((child["path"], node["path"]))
-            elif child["found"]:
-                reused.add(child["path"])
-            walk(child)
-
-    walk(report["tree"])
-    wanted = sorted((obj["path"], obj["needed_by"]) for obj in loaded if obj["via"] != "interpreter")
-    assert sorted(expanded) == wanted
-    interpreters = {obj["path"] for obj in loaded if obj["via"] == "interpreter"}
-    assert interpreters <= reused and len(interpreters) == (program != "/usr/sbin/ldconfig")
+    nodes = report["tree"]["nodes"]
+    assert nodes[0]["parent"] is None and nodes[0]["object"] == 0
+    shown = [node["object"] for node in nodes[1:] if node["role"] in ("loads", "not-found")]
+    assert sorted(shown) == list(range(1, len(report["objects"])))
+    assert all(node["shadowed_by"] for node in nodes[1:] if node["role"] == "repeat")
+    for position, node in enumerate(nodes[1:], 1):
+        parent = nodes[node["parent"]]
+        assert node["parent"] < position and node["depth"] == parent["depth"] + 1
+        # each object hangs under the object that made the loader load it
+        assert report["objects"][node["object"]]["needed_by"] == report["objects"][parent["object"]]["path"] or (
+            parent["object"] == 0 and report["objects"][node["object"]]["needed_by"] is None
+        )
 
 
 @pytest.mark.parametrize("command", ["list", "tree"])

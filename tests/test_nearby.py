@@ -34,9 +34,11 @@ def test_cargo_style_deps_directory_is_found_and_the_fix_works(tmp_path: Path) -
 
     code, out, _ = _run("tree", "--no-env", str(app))
     assert code == 1
-    assert f"found elsewhere: {library}" in out
-    assert f"fix: LD_LIBRARY_PATH={debug / 'deps'}" in out
-    assert "RUNPATH $ORIGIN/deps" in out
+    assert f"libfoo.so => not found (a copy in {debug / 'deps'})" in out
+    assert f"fix: LD_LIBRARY_PATH={debug / 'deps'}\n" in out
+    assert "with it the missing library resolves" in out
+    code, verbose, _ = _run("tree", "-v", "--no-env", str(app))
+    assert f"found elsewhere: {library}" in verbose
 
     _code, report, _ = _run("tree", "--json", "--no-env", str(app))
     missing = next(o for o in json.loads(report)["files"][0]["objects"] if not o["found"])
@@ -69,9 +71,9 @@ def test_rust_prefer_dynamic_binary_points_at_the_toolchains_libstd(tmp_path: Pa
         env={**os.environ, "RUSTC_BOOTSTRAP": ""},
     )
     sysroot = subprocess.run(["rustc", "--print", "sysroot"], capture_output=True, text=True, check=True).stdout.strip()
-    code, out, _ = _run("tree", "--no-env", str(app))
+    code, out, _ = _run("tree", "-v", "--no-env", str(app))
     assert code == 1
-    assert "libstd-" in out and "=> not found" in out
+    assert "libstd-" in out and "=> not found (a copy in " in out
     assert "found elsewhere: " in out and "/lib/rustlib/" in out
     _code, report, _ = _run("tree", "--json", "--no-env", str(app))
     libstd = next(o for o in json.loads(report)["files"][0]["objects"] if o["name"].startswith("libstd-"))

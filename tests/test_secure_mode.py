@@ -137,6 +137,7 @@ def test_ld_library_path_is_ignored_in_secure_mode(setuid_tree: Path) -> None:
     assert code == 1 and "\tlibx.so => not found" in out
     code, tree, _ = _run(
         "tree",
+        "-v",
         "--no-env",
         "--secure",
         "--ld-library-path",

@@ -6,8 +6,9 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 
+from elfdeps.advice.fix import CombinedFix
 from elfdeps.audit.rules import RULES, Finding, Severity
-from elfdeps.model import LoadedObject, LoadResult, Outcome, Via
+from elfdeps.model import LoadedObject, LoadResult, NearbyMatch, Outcome, Via
 
 __all__ = ["loading_findings"]
 
@@ -16,26 +17,45 @@ def _requester(result: LoadResult, obj: LoadedObject) -> LoadedObject:
     return result.objects[obj.needed_by] if obj.needed_by is not None else result.main
 
 
-def _missing(result: LoadResult) -> Iterator[Finding]:
+def _fix_hint(requester: LoadedObject, best: NearbyMatch, fix: CombinedFix | None) -> str:
+    """What to do, in words that add up: the one checked LD_LIBRARY_PATH for the whole program, and
+    a lasting fix that no other rule flags (no patchelf on files cargo rebuilds, no absolute RUNPATH
+    into a home or a toolchain)."""
+    if best.note:
+        return best.note
+    run_with = f"LD_LIBRARY_PATH={best.ld_library_path}"
+    if fix is not None and fix.directories:
+        scope = "every missing library" if fix.complete else f"{len(fix.missing) - len(fix.still_missing)} of them"
+        run_with = f"LD_LIBRARY_PATH={fix.ld_library_path} (resolves {scope}, checked)"
+    if fix is not None and fix.cargo_target is not None:
+        return (
+            f"a cargo build: `cargo run` and `cargo test` set the path themselves; to run it directly, {run_with};"
+            " to ship it, copy the program and the libraries into one directory and give the copy RUNPATH $ORIGIN"
+        )
+    if best.runpath.startswith("$ORIGIN"):
+        return f"run with {run_with}, or give {requester.path} RUNPATH {best.runpath} (patchelf --add-rpath)"
+    return f"run with {run_with}, or ship {best.path} next to {requester.path} and give it RUNPATH $ORIGIN"
+
+
+def _missing(result: LoadResult, fix: CombinedFix | None) -> Iterator[Finding]:
     for obj in result.missing:
         requester = _requester(result, obj)
         tried = len(obj.attempts)
         hint = None
         related: tuple[str, ...] = ()
+        where = ""
         suitable = [match for match in obj.nearby if match.suitable]
         if suitable:
             best = suitable[0]
             related = tuple(match.path for match in obj.nearby)
-            hint = best.note or (
-                f"a copy exists at {best.path}: add RUNPATH {best.runpath} to {requester.path}"
-                f" (patchelf --add-rpath '{best.runpath}'), or run with LD_LIBRARY_PATH={best.ld_library_path}"
-            )
+            where = f"; a copy is in {os.path.dirname(best.path)}"
+            hint = _fix_hint(requester, best, fix)
         yield Finding(
             "missing-library",
             RULES["missing-library"].severity,
             requester.path or result.main_path,
             f"needs {obj.display_name}, which the loader cannot find ({tried} places tried"
-            f"{'; see elfdeps tree for each' if tried else ''})",
+            f"{'; elfdeps tree -v lists them' if tried else ''}){where}",
             library=obj.display_name,
             related=related,
             hint=hint,
@@ -98,8 +118,8 @@ def _environment(result: LoadResult) -> Iterator[Finding]:
         )
 
 
-def loading_findings(result: LoadResult) -> list[Finding]:
-    findings = [*_missing(result), *_incompatible(result), *_shadowed(result), *_environment(result)]
+def loading_findings(result: LoadResult, fix: CombinedFix | None = None) -> list[Finding]:
+    findings = [*_missing(result, fix), *_incompatible(result), *_shadowed(result), *_environment(result)]
     if result.error is not None:
         error = result.error
         findings.append(

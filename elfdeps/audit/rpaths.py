@@ -28,20 +28,18 @@ def _is_system(path: str, target: TargetSystem) -> bool:
     return any(normal == root or normal.startswith(root + "/") for root in roots if root)
 
 
-def rpath_findings(result: LoadResult) -> Iterator[Finding]:
-    main = result.main
-    elf = main.elf
-    target = result.target
-    if elf is None or elf.dynamic is None or target is None:
+def rpath_findings(result: LoadResult, target: TargetSystem) -> Iterator[Finding]:
+    """The findings of the audited file's own RPATH/RUNPATH entries (``target``: its system)."""
+    facts = result.main.facts
+    if facts is None or not facts.dynamic:
         return
-    dynamic = elf.dynamic
     owner = result.main_path
     origin_dir = os.path.dirname(target.fs.realpath(result.main_path)) or "/"
     values = DstValues(os.fsencode(origin_dir), os.fsencode(target.dst_lib), os.fsencode(target.platform))
-    for tag, raw in (("RUNPATH", dynamic.runpath), ("RPATH", dynamic.rpath)):
+    for tag, raw in (("RUNPATH", facts.runpath), ("RPATH", facts.rpath)):
         if raw is None:
             continue
-        if tag == "RPATH" and dynamic.runpath is None:
+        if tag == "RPATH" and facts.runpath is None:
             yield Finding(
                 "rpath-deprecated",
                 RULES["rpath-deprecated"].severity,

@@ -6,13 +6,12 @@ where the rule table says so (e.g. a weak version only warns).
 
 from __future__ import annotations
 
-from enum import StrEnum
-from typing import NamedTuple
+from elfdeps.facts import Fact, Symbolic
 
 __all__ = ["RULES", "Finding", "Rule", "Severity"]
 
 
-class Severity(StrEnum):
+class Severity(Symbolic):
     ERROR = "error"
     WARNING = "warning"
     INFO = "info"
@@ -22,7 +21,7 @@ class Severity(StrEnum):
         return {"error": 3, "warning": 2, "info": 1}[self.value]
 
 
-class Rule(NamedTuple):
+class Rule(Fact):
     id: str
     severity: Severity
     summary: str
@@ -71,7 +70,7 @@ RULES: dict[str, Rule] = {
 }
 
 
-class Finding(NamedTuple):
+class Finding(Fact):
     """One problem, attributed to the object that has it (DESIGN.md §3.3)."""
 
     rule: str
@@ -85,6 +84,7 @@ class Finding(NamedTuple):
     hint: str | None = None
     entry: str | None = None  # the audited file whose emulated start showed it
     subject: str | None = None  # what else tells two findings of one rule apart (an RPATH entry)
+    folded: int = 0  # findings of another rule this one explains and stands for (elfdeps.audit.folding)
 
     @property
     def key(self) -> tuple[str, str, str | None, str | None, str | None, str | None]:

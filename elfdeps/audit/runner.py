@@ -10,38 +10,50 @@ from __future__ import annotations
 
 import fnmatch
 import os
-import stat
 from collections.abc import Callable, Iterable, Iterator
-from typing import NamedTuple
 
+from elfdeps.advice.fix import CombinedFix, combined_fix
+from elfdeps.advice.nearby import explain_missing
+from elfdeps.audit.folding import fold_missing_symbols
 from elfdeps.audit.loading import loading_findings
 from elfdeps.audit.rpaths import rpath_findings
 from elfdeps.audit.rules import RULES, Finding, Severity
 from elfdeps.audit.symbols import symbol_findings
 from elfdeps.audit.versions import floor_findings, highest_versions
-from elfdeps.binding import bind
+from elfdeps.audit.walk import Walk, walk
+from elfdeps.binding import BindingCache, BindingReport, bind
 from elfdeps.elf import constants as C
 from elfdeps.elf.cache import FileCache, OpenFailure
 from elfdeps.errors import ElfFormatError, InputError
-from elfdeps.loader.environment import LoaderEnv
+from elfdeps.facts import Fact
+from elfdeps.loader.environment import LoaderEnv, TargetCache, TargetSystem
 from elfdeps.loader.graph import emulate
-from elfdeps.loader.nearby import explain_missing
 from elfdeps.model import LoadResult
 
-__all__ = ["AuditOptions", "AuditReport", "EntryOutcome", "FindingKey", "audit", "find_elf_files"]
+__all__ = [
+    "AuditOptions",
+    "AuditReport",
+    "EntryOutcome",
+    "FindingCollector",
+    "FindingKey",
+    "audit",
+    "audit_entries",
+]
 
 FindingKey = tuple[str, str, str | None, str | None, str | None, str | None]
 
 
-class AuditOptions(NamedTuple):
+class AuditOptions(Fact):
     env: LoaderEnv
     fail_on: Severity = Severity.ERROR
     ignores: tuple[tuple[str, str | None], ...] = ()  # (rule or "*", glob of the object path)
     floors: dict[str, tuple[int, ...]] | None = None  # family -> highest allowed version
     baseline: frozenset[FindingKey] = frozenset()
+    toolchains: tuple[str, ...] = ()  # Rust toolchain library directories, for "found elsewhere"
+    show_toolchain: bool = False  # report findings inside the toolchains' own files too (--all)
 
 
-class EntryOutcome(NamedTuple):
+class EntryOutcome(Fact):
     """What auditing one file found."""
 
     path: str
@@ -50,102 +62,113 @@ class EntryOutcome(NamedTuple):
     highest_versions: dict[str, str]
 
 
-class AuditReport(NamedTuple):
+class AuditReport(Fact):
     entries: tuple[EntryOutcome, ...]
     findings: tuple[Finding, ...]  # de-duplicated, ignores and baseline applied
     suppressed: int  # findings dropped by --ignore or the baseline
+    toolchain_findings: int = 0  # findings inside the Rust toolchains' own files, not shown (--all shows them)
+    walk: Walk = Walk((), (), ())  # what the directory walk left out
 
     def fails(self, threshold: Severity) -> bool:
         return any(finding.severity.rank >= threshold.rank for finding in self.findings)
 
 
-def _looks_like_loadable_elf(path: str) -> bool:
-    """ELF magic and, when the header is there, an executable or shared object: object files (.o),
-    core dumps and archives met in a directory walk are not programs to audit. A damaged header
-    still counts, so that malformed-elf reports it."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    except OSError:
-        return False
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return False
-        head = os.read(fd, 18)
-    except OSError:
-        return False
-    finally:
-        os.close(fd)
-    if head[:4] != C.ELF_MAGIC:
-        return False
-    if len(head) < 18:
-        return True
-    e_type = int.from_bytes(head[16:18], "big" if head[5] == C.ELFDATA2MSB else "little")
-    return e_type not in (C.ET_REL, C.ET_CORE)
-
-
-def find_elf_files(paths: Iterable[str]) -> Iterator[str]:
-    """Files named directly (a missing one raises InputError) and the ELF files under named directories
-    (symlinks inside directories are skipped: their targets are audited where they are)."""
-    for path in paths:
-        if os.path.isdir(path):
-            for directory, subdirs, names in os.walk(path):
-                subdirs.sort()
-                for name in sorted(names):
-                    candidate = os.path.join(directory, name)
-                    if not os.path.islink(candidate) and _looks_like_loadable_elf(candidate):
-                        yield candidate
-        elif os.path.lexists(path):
-            yield path
-        else:
-            raise InputError(f"{path}: No such file or directory")
-
-
-def _identity(files: FileCache, host_path: str | None) -> tuple[int, int] | None:
-    if host_path is None:
+def _identity(path: str | None) -> tuple[int, int] | None:
+    """The (st_dev, st_ino) the loader would know a file by, without reading it."""
+    if path is None:
         return None
-    opened = files.open(host_path)
-    return None if isinstance(opened, OpenFailure) else opened.identity
-
-
-def _audit_entry(path: str, options: AuditOptions, files: FileCache, audited: set[tuple[int, int]]) -> EntryOutcome:
     try:
-        result = emulate(path, options.env, files, check_shadowing=True)
-    except InputError as error:
-        opened = files.open(path)
-        looks_like_elf = not isinstance(opened, OpenFailure) and opened.data[:4] == C.ELF_MAGIC
-        if not (looks_like_elf and isinstance(error.__cause__, ElfFormatError)):
-            raise  # missing, unreadable, not ELF, an object file: the file cannot be audited at all
-        finding = Finding("malformed-elf", Severity.ERROR, path, f"not a readable ELF file: {error}", entry=path)
-        return EntryOutcome(path, (finding,), None, {})
-    result = explain_missing(result, files)
-    findings = loading_findings(result)
-    findings += list(rpath_findings(result))
-    if result.error is None:  # a loader stopped by a fatal error relocates nothing
-        findings += _binding_findings(path, result, files, audited)
-    elf = result.main.elf
-    highest: dict[str, str] = {}
-    if elf is not None:
-        highest = highest_versions(elf)
-        if options.floors:
-            findings += list(floor_findings(path, elf, options.floors))
-    return EntryOutcome(path, tuple(finding._replace(entry=path) for finding in findings), result, highest)
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return (st.st_dev, st.st_ino)
 
 
-def _binding_findings(path: str, result: LoadResult, files: FileCache, audited: set[tuple[int, int]]) -> list[Finding]:
-    """Bind this file's references, and those of loaded objects that are not audited on their own."""
-    requesters = frozenset(
-        obj.index
-        for obj in result.objects
-        if obj.found and (obj.index == 0 or _identity(files, obj.host_path) not in audited)
-    )
-    try:
-        report = bind(result, collect_interposition=True, requesters=requesters)
-    except ElfFormatError as error:
-        return [Finding("malformed-elf", Severity.ERROR, path, str(error))]
-    findings = symbol_findings(result, report, files)
-    for index, reason in report.unreadable:
-        findings.append(Finding("malformed-elf", Severity.ERROR, result.objects[index].path or path, reason))
-    return findings
+class _Run:
+    """The state of one audit: the run's caches and the identities of the audited files."""
+
+    def __init__(self, options: AuditOptions, audited: frozenset[tuple[int, int]]) -> None:
+        self.options = options
+        self.audited = audited
+        self.files = FileCache()
+        self.targets = TargetCache()
+        self.binding = BindingCache()
+
+    def audit_entry(self, path: str) -> EntryOutcome:
+        options, files = self.options, self.files
+        try:
+            result = emulate(path, options.env, files, self.targets, check_shadowing=True)
+        except InputError as error:
+            opened = files.open(path)
+            looks_like_elf = not isinstance(opened, OpenFailure) and opened.data[:4] == C.ELF_MAGIC
+            if not (looks_like_elf and isinstance(error.__cause__, ElfFormatError)):
+                raise  # missing, unreadable, not ELF, an object file: the file cannot be audited at all
+            finding = Finding("malformed-elf", Severity.ERROR, path, f"not a readable ELF file: {error}", entry=path)
+            return EntryOutcome(path, (finding,), None, {})
+        target = self.targets.of(result, options.env)
+        assert target is not None, "an emulated file has facts"
+        result = explain_missing(result, files, target, options.toolchains)
+        fix = combined_fix(result, options.env, files, self.targets, options.toolchains) if result.missing else None
+        findings = loading_findings(result, fix)
+        findings += list(rpath_findings(result, target))
+        if result.error is None:  # a loader stopped by a fatal error relocates nothing
+            findings = self._with_binding_findings(findings, path, result, target, fix)
+        highest: dict[str, str] = {}
+        if result.main.host_path is not None:
+            try:
+                elf = files.elf(result.main.host_path)
+                highest = highest_versions(elf)
+                if options.floors:
+                    findings += list(floor_findings(path, elf, options.floors))
+            except ElfFormatError as error:
+                findings.append(Finding("malformed-elf", Severity.ERROR, path, str(error)))
+        return EntryOutcome(path, tuple(finding._replace(entry=path) for finding in findings), result, highest)
+
+    def _requesters(self, result: LoadResult) -> frozenset[int]:
+        """The objects whose references this entry binds: itself, and the loaded objects that are not
+        audited on their own (those are bound once, in their own scope)."""
+        return frozenset(
+            obj.index
+            for obj in result.objects
+            if obj.found and (obj.index == 0 or _identity(obj.host_path) not in self.audited)
+        )
+
+    def _with_binding_findings(
+        self, findings: list[Finding], path: str, result: LoadResult, target: TargetSystem, fix: CombinedFix | None
+    ) -> list[Finding]:
+        """``findings`` and those of binding the references, the missing symbols a missing library
+        explains folded into its finding."""
+        try:
+            report = bind(
+                result, self.files, cache=self.binding, collect_interposition=True, requesters=self._requesters(result)
+            )
+        except ElfFormatError as error:
+            return [*findings, Finding("malformed-elf", Severity.ERROR, path, str(error))]
+        findings = [*findings, *symbol_findings(result, report, self.files, target)]
+        for index, reason in report.unreadable:
+            findings.append(Finding("malformed-elf", Severity.ERROR, result.objects[index].path or path, reason))
+        if result.missing:
+            fixed, fixed_report = self._bound_with_fix(result, fix)
+            findings = fold_missing_symbols(findings, result, report, fixed, fixed_report)
+        return findings
+
+    def _bound_with_fix(
+        self, result: LoadResult, fix: CombinedFix | None
+    ) -> tuple[LoadResult | None, BindingReport | None]:
+        """The start emulated and bound again with the combined fix's LD_LIBRARY_PATH (the copies
+        found elsewhere), or (None, None) when there is nothing to try."""
+        if fix is None or not fix.directories:
+            return None, None
+        env = self.options.env
+        given = [env.ld_library_path] if env.ld_library_path else []
+        fixed_env = env._replace(ld_library_path=":".join([*fix.directories, *given]))
+        try:
+            fixed = emulate(result.main_path, fixed_env, self.files, self.targets)
+            if fixed.error is not None:
+                return None, None
+            return fixed, bind(fixed, self.files, cache=self.binding, requesters=self._requesters(fixed))
+        except ElfFormatError:
+            return None, None
 
 
 def _ignored(finding: Finding, ignores: tuple[tuple[str, str | None], ...]) -> bool:
@@ -159,25 +182,105 @@ def _ignored(finding: Finding, ignores: tuple[tuple[str, str | None], ...]) -> b
     return False
 
 
-def audit(
-    paths: Iterable[str], options: AuditOptions, progress: Callable[[int, int, str], None] | None = None
-) -> AuditReport:
-    files = FileCache()
-    entry_paths = list(find_elf_files(paths))
-    audited = {identity for identity in (_identity(files, path) for path in entry_paths) if identity}
-    entries = []
-    for number, path in enumerate(entry_paths, 1):
-        if progress is not None:
-            progress(number, len(entry_paths), path)
-        entries.append(_audit_entry(path, options, files, audited))
-    unique: dict[FindingKey, Finding] = {}
-    suppressed = 0
-    for entry in entries:
+class FindingCollector:
+    """The findings of a run as its entries arrive: rules it does not know dropped, --ignore and the
+    baseline applied (counted as suppressed), duplicates (same key) kept once, in arrival order."""
+
+    def __init__(self, options: AuditOptions) -> None:
+        self.options = options
+        self.unique: dict[FindingKey, Finding] = {}
+        self.suppressed = 0
+        self.in_toolchains: set[FindingKey] = set()
+        self.walk = Walk((), (), ())
+        # A toolchain's root: .../toolchains/<name>, above its lib/rustlib/<target>/lib and lib.
+        self._toolchain_roots = tuple(
+            sorted(
+                {directory.split(f"{os.sep}lib{os.sep}")[0].rstrip(os.sep) + os.sep for directory in options.toolchains}
+            )
+        )
+
+    def add(self, entry: EntryOutcome) -> None:
         for finding in entry.findings:
             if finding.rule not in RULES:
                 continue
-            if _ignored(finding, options.ignores) or finding.key in options.baseline:
-                suppressed += 1
+            if _ignored(finding, self.options.ignores) or finding.key in self.options.baseline:
+                self.suppressed += 1
                 continue
-            unique.setdefault(finding.key, finding)
-    return AuditReport(tuple(entries), tuple(unique.values()), suppressed)
+            if not self.options.show_toolchain and finding.object.startswith(self._toolchain_roots):
+                self.in_toolchains.add(finding.key)  # nobody can fix the toolchain's own files
+                continue
+            self.unique.setdefault(finding.key, finding)
+
+    def report(self, entries: Iterable[EntryOutcome]) -> AuditReport:
+        return AuditReport(
+            tuple(entries), tuple(self.unique.values()), self.suppressed, len(self.in_toolchains), self.walk
+        )
+
+
+MIN_PARALLEL = 16  # fewer files are audited in this process: starting workers would cost more
+_worker_run: _Run | None = None  # in a worker process: its share of the one audit it serves
+
+
+def _start_worker(options: AuditOptions, audited: frozenset[tuple[int, int]]) -> None:
+    global _worker_run  # noqa: PLW0603 - a worker process lives for one audit: its run is its state
+    _worker_run = _Run(options, audited)
+
+
+def _audit_in_worker(path: str) -> EntryOutcome:
+    assert _worker_run is not None, "the pool initialiser sets the worker's run"
+    return _worker_run.audit_entry(path)
+
+
+def _parallel(
+    paths: list[str], options: AuditOptions, audited: frozenset[tuple[int, int]], jobs: int
+) -> Iterator[EntryOutcome]:
+    """The entries in input order, audited by a pool of forked processes. Neighbouring files go to
+    the same worker (they share libraries, which each worker parses once)."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    chunk = max(1, min(32, len(paths) // (jobs * 8)))
+    with context.Pool(jobs, initializer=_start_worker, initargs=(options, audited)) as pool:
+        yield from pool.imap(_audit_in_worker, paths, chunksize=chunk)
+
+
+def audit_entries(
+    paths: Iterable[str],
+    options: AuditOptions,
+    progress: Callable[[int, int, str], None] | None = None,
+    jobs: int = 1,
+    collector: FindingCollector | None = None,
+) -> Iterator[EntryOutcome]:
+    """Each ELF file under ``paths`` audited, in walk order, by ``jobs`` processes (``collector``, when
+    given, learns what the walk left out)."""
+    walked = walk(paths)
+    if collector is not None:
+        collector.walk = walked
+    entry_paths = list(walked.files)
+    audited = frozenset(identity for identity in map(_identity, entry_paths) if identity is not None)
+    if jobs > 1 and len(entry_paths) >= MIN_PARALLEL:
+        entries: Iterator[EntryOutcome] = _parallel(entry_paths, options, audited, min(jobs, len(entry_paths)))
+    else:
+        entries = map(_Run(options, audited).audit_entry, entry_paths)
+    for number, entry in enumerate(entries, 1):
+        if progress is not None:
+            progress(number, len(entry_paths), entry.path)
+        yield entry
+
+
+def audit(
+    paths: Iterable[str],
+    options: AuditOptions,
+    progress: Callable[[int, int, str], None] | None = None,
+    *,
+    jobs: int = 1,
+    keep_results: bool = True,
+) -> AuditReport:
+    """The whole audit. ``keep_results=False`` keeps only each entry's findings (memory stays flat
+    however many files there are)."""
+    collector = FindingCollector(options)
+    entries = []
+    for entry in audit_entries(paths, options, progress, jobs, collector):
+        collector.add(entry)
+        entries.append(entry if keep_results else entry._replace(result=None))
+    return collector.report(entries)

@@ -7,64 +7,92 @@ import os
 from collections.abc import Iterator
 
 from elfdeps.audit.rules import RULES, Finding, Severity
-from elfdeps.binding import Binding, BindingReport, VersionProblemKind, definitions
+from elfdeps.binding import Binding, BindingReport, VersionProblemKind, definers
+from elfdeps.depgraph.tree import DependencyIndex
 from elfdeps.elf.cache import FileCache, OpenFailure
 from elfdeps.elf.relocations import RelocClass
+from elfdeps.elf.symbols import is_exported
 from elfdeps.errors import ElfFormatError
+from elfdeps.loader.environment import TargetSystem
 from elfdeps.model import DependencyKind, LoadResult, Via
 
 __all__ = ["symbol_findings"]
-
-STB_LOCAL = 0
-STV_HIDDEN, STV_INTERNAL = 2, 1
 
 
 def _path(result: LoadResult, index: int) -> str:
     return result.objects[index].path or result.main_path
 
 
-def _where_hidden(result: LoadResult, name: bytes) -> list[str]:
-    """Loaded objects that define ``name`` but keep it local or hidden (.dynsym, else .symtab)."""
-    hidden = {
-        definition.object
-        for definition in definitions(result, name)
-        if not definition.exported or definition.symbol.hidden_version
-    }
-    places = []
-    for obj in result.objects:
-        if obj.index in hidden:
-            places.append(obj.path or "")
-        elif obj.found and obj.elf is not None:
+class _Explanations:
+    """Why each missing name of one program is missing, computed once for all of them (an object in a
+    deep chain may miss a name each: per-name scans of every object would be quadratic)."""
+
+    def __init__(self, result: LoadResult, files: FileCache, target: TargetSystem, names: set[bytes]) -> None:
+        self.hidden = self._hidden_definers(result, files, names)
+        self.unloaded = self._unloaded_exporters(result, files, target, names)
+
+    @staticmethod
+    def _hidden_definers(result: LoadResult, files: FileCache, names: set[bytes]) -> dict[bytes, list[str]]:
+        """Loaded objects that define a name but keep it local or hidden (.dynsym, else .symtab)."""
+        found: dict[bytes, list[str]] = {}
+        if not names:
+            return found
+        dynamic = definers(result, files, names)
+        for name, places in dynamic.items():
+            for definition in places:
+                if not definition.exported or definition.symbol.hidden_version:
+                    found.setdefault(name, []).append(result.objects[definition.object].path or "")
+        for obj in result.objects:
+            if not obj.found or obj.host_path is None:
+                continue
             try:
-                local = obj.elf.static_definitions.get(name)
+                local = files.elf(obj.host_path).static_definitions
             except ElfFormatError:
                 continue
-            if local is not None and (local[0] == STB_LOCAL or local[1] in (STV_HIDDEN, STV_INTERNAL)):
-                places.append(obj.path or "")
-    return places
+            path = obj.path or ""
+            for name in names & local.keys() if len(names) < len(local) else (n for n in local if n in names):
+                if not is_exported(*local[name]) and path not in found.get(name, ()):
+                    found.setdefault(name, []).append(path)
+        return found
+
+    @staticmethod
+    def _unloaded_exporters(
+        result: LoadResult, files: FileCache, target: TargetSystem, names: set[bytes]
+    ) -> dict[str, dict[bytes, list[str]]]:
+        """Per directory near the program (not a system one): the shared libraries there that export
+        a missing name but are not loaded (a build tree's forgotten library)."""
+        system = {d.rstrip("/") for d in target.default_dirs} | set(target.conf_dirs)
+        loaded = {os.path.realpath(obj.host_path) for obj in result.objects if obj.host_path}
+        exporters: dict[str, dict[bytes, list[str]]] = {}
+        if not names:
+            return exporters
+        directories = {os.path.dirname(result.main_path)} | {
+            os.path.dirname(obj.host_path) for obj in result.objects if obj.host_path and obj.found
+        }
+        for directory in sorted(directories - system):
+            table: dict[bytes, list[str]] = {}
+            for path in _neighbour_libraries(directory or "."):
+                if os.path.realpath(path) in loaded:
+                    continue
+                for name in names & _exports(path, files):
+                    table.setdefault(name, []).append(path)
+            exporters[directory] = table
+        return exporters
+
+    def unloaded_for(self, result: LoadResult, requester: int, name: bytes) -> list[str]:
+        directories = sorted(
+            {
+                os.path.dirname(result.objects[requester].host_path or result.main_path),
+                os.path.dirname(result.main_path),
+            }
+        )
+        found: list[str] = []
+        for directory in directories:
+            found += self.unloaded.get(directory, {}).get(name, [])
+        return found
 
 
 MAX_NEIGHBOURS = 200
-
-
-def _unloaded_definers(result: LoadResult, requester: int, name: bytes, files: FileCache) -> list[str]:
-    """Shared libraries next to the requester (or the audited file) that export ``name`` but are not
-    loaded: a build tree's forgotten library. System directories are not scanned (too big to matter)."""
-    target = result.target
-    system = {d.rstrip("/") for d in target.default_dirs} | set(target.conf_dirs) if target is not None else set()
-    loaded = {os.path.realpath(obj.host_path) for obj in result.objects if obj.host_path}
-    directories = {
-        os.path.dirname(result.objects[requester].host_path or result.main_path),
-        os.path.dirname(result.main_path),
-    }
-    found = []
-    for directory in sorted(directories - system):
-        for path in _neighbour_libraries(directory or "."):
-            if os.path.realpath(path) in loaded:
-                continue
-            if name in _exports(path, files):
-                found.append(path)
-    return found
 
 
 def _neighbour_libraries(directory: str) -> list[str]:
@@ -87,28 +115,30 @@ def _exports(path: str, files: FileCache) -> frozenset[bytes]:
         return frozenset()
 
 
-def _missing_symbols(result: LoadResult, report: BindingReport, files: FileCache) -> Iterator[Finding]:
+def _missing_symbols(
+    result: LoadResult, report: BindingReport, files: FileCache, target: TargetSystem
+) -> Iterator[Finding]:
+    failing: dict[tuple[int, bytes, bytes | None], Binding] = {}
+    for binding in report.bindings:
+        if binding.fails:
+            failing.setdefault((binding.requester, binding.symbol, binding.version), binding)
+    if not failing:
+        return
+    explanations = _Explanations(result, files, target, {binding.symbol for binding in failing.values()})
     scope = [os.path.basename(obj.path or result.main_path) for obj in result.objects if obj.found]
     searched = ", ".join(scope[:8]) + (f" and {len(scope) - 8} more" if len(scope) > 8 else "")
-    seen: set[tuple[int, bytes, bytes | None]] = set()
-    for binding in report.bindings:
-        if not binding.fails:
-            continue
-        key = (binding.requester, binding.symbol, binding.version)
-        if key in seen:
-            continue
-        seen.add(key)
+    for binding in failing.values():
         name = os.fsdecode(binding.symbol)
         version = os.fsdecode(binding.version) if binding.version else None
-        shown = f"{name}@{version}" if version else name
+        display = f"{name}@{version}" if version else name
         if binding.reloc_class is RelocClass.UNKNOWN:
             when = "fails at start-up or when first called (elfdeps does not know this machine's relocation types)"
         elif binding.lazy:
             when = "fails when first called (lazy binding; at start-up with LD_BIND_NOW or -z now)"
         else:
             when = "fails at start-up"
-        hidden = _where_hidden(result, binding.symbol)
-        unloaded = _unloaded_definers(result, binding.requester, binding.symbol, files)
+        hidden = explanations.hidden.get(binding.symbol, [])
+        unloaded = explanations.unloaded_for(result, binding.requester, binding.symbol)
         detail = f"; defined but not exported (local or hidden) in {', '.join(hidden)}" if hidden else ""
         if unloaded:
             detail += f"; exported by {', '.join(unloaded)}, which nothing loads"
@@ -116,7 +146,7 @@ def _missing_symbols(result: LoadResult, report: BindingReport, files: FileCache
             "missing-symbol",
             RULES["missing-symbol"].severity,
             _path(result, binding.requester),
-            f"undefined symbol {shown}: defined by none of the {len(scope)} objects searched ({searched});"
+            f"undefined symbol {display}: defined by none of the {len(scope)} objects searched ({searched});"
             f" {when}{detail}",
             symbol=name,
             version=version,
@@ -178,25 +208,13 @@ def _interposed(result: LoadResult, report: BindingReport) -> Iterator[Finding]:
         )
 
 
-def _needed_closure(result: LoadResult, start: int) -> set[int]:
-    closure = {start}
-    pending = [start]
-    while pending:
-        current = pending.pop()
-        for edge in result.edges_from(current):
-            if edge.target is not None and edge.target not in closure and edge.kind is not DependencyKind.PRELOAD:
-                closure.add(edge.target)
-                pending.append(edge.target)
-    return closure
-
-
-def _unused_and_underlinked(result: LoadResult, report: BindingReport) -> Iterator[Finding]:
+def _unused_and_underlinked(result: LoadResult, report: BindingReport, index: DependencyIndex) -> Iterator[Finding]:
     by_requester: dict[int, list[Binding]] = {}
     for binding in report.bindings:
         by_requester.setdefault(binding.requester, []).append(binding)
     for requester, bindings in by_requester.items():
         targets = {binding.target for binding in bindings if binding.target is not None}
-        for edge in result.edges_from(requester):
+        for edge in index.children[requester]:
             if edge.kind is not DependencyKind.NEEDED or edge.target is None:
                 continue
             dependency = result.objects[edge.target]
@@ -210,15 +228,14 @@ def _unused_and_underlinked(result: LoadResult, report: BindingReport) -> Iterat
                 library=dependency.path,
                 hint="drop the DT_NEEDED (link with -Wl,--as-needed), unless it is needed for its initialisers",
             )
-        closure = _needed_closure(result, requester)
         reported: set[int] = set()
         for binding in bindings:
             target = binding.target
-            if target is None or target in closure or target == 0 or target in reported or binding.weak_reference:
+            if target is None or target == 0 or target in reported or binding.weak_reference:
                 continue  # a weak reference (e.g. __cxa_finalize) asks for nothing: it is not underlinking
-            if result.objects[target].via is Via.PRELOAD:
-                continue  # a preload interposes on purpose
-            if any(other in closure for other in binding.other_definitions):
+            if index.needs(requester, target) or result.objects[target].via is Via.PRELOAD:
+                continue  # its own dependency, or a preload that interposes on purpose
+            if any(index.needs(requester, other) for other in binding.other_definitions):
                 continue  # interposition: the requester's own dependencies define it too
             reported.add(target)
             yield Finding(
@@ -233,10 +250,10 @@ def _unused_and_underlinked(result: LoadResult, report: BindingReport) -> Iterat
             )
 
 
-def symbol_findings(result: LoadResult, report: BindingReport, files: FileCache) -> list[Finding]:
+def symbol_findings(result: LoadResult, report: BindingReport, files: FileCache, target: TargetSystem) -> list[Finding]:
     return [
-        *_missing_symbols(result, report, files),
+        *_missing_symbols(result, report, files, target),
         *_missing_versions(result, report),
         *_interposed(result, report),
-        *_unused_and_underlinked(result, report),
+        *_unused_and_underlinked(result, report, DependencyIndex(result)),
     ]

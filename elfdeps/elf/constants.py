@@ -80,3 +80,14 @@ EM_ARM, EM_RISCV = 40, 243
 
 SHT_NOBITS = 8
 SHN_UNDEF, SHN_ABS, SHN_COMMON = 0, 0xFFF1, 0xFFF2
+
+# Symbol binding, type and visibility (st_info >> 4, st_info & 0xf, st_other & 3).
+STB_LOCAL, STB_GLOBAL, STB_WEAK, STB_GNU_UNIQUE = 0, 1, 2, 10
+STT_NOTYPE, STT_OBJECT, STT_FUNC, STT_SECTION, STT_FILE, STT_COMMON, STT_TLS, STT_GNU_IFUNC = 0, 1, 2, 3, 4, 5, 6, 10
+STV_DEFAULT, STV_INTERNAL, STV_HIDDEN, STV_PROTECTED = 0, 1, 2, 3
+# Bindings another object's lookup can see, and the types do_lookup_x accepts (ALLOWED_STT).
+EXPORTED_BINDINGS = frozenset({STB_GLOBAL, STB_WEAK, STB_GNU_UNIQUE})
+LOOKUP_TYPES = frozenset({STT_NOTYPE, STT_OBJECT, STT_FUNC, STT_COMMON, STT_TLS, STT_GNU_IFUNC})
+
+# .gnu.version entries: the index of a version, and the bit that hides a non-default version.
+VERSYM_INDEX_MASK, VERSYM_HIDDEN = 0x7FFF, 0x8000

@@ -8,11 +8,12 @@ from __future__ import annotations
 import struct
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
 from elfdeps.elf import constants as C
-from elfdeps.elf.symbols import Symbol, address_to_offset, decode_symbol, dynsym_count
+from elfdeps.elf.symbols import Symbol, address_to_offset, can_bind, decode_symbol, dynsym_count
 from elfdeps.errors import ElfFormatError
+from elfdeps.facts import Fact
 
 if TYPE_CHECKING:
     from elfdeps.elf.reader import ElfFile
@@ -21,18 +22,10 @@ __all__ = ["SymbolTable", "VersionEntry", "elf_hash", "gnu_hash"]
 
 
 _NATIVE_ORDER = "<" if sys.byteorder == "little" else ">"
-_GNU_HASHES: dict[bytes, int] = {}
 
 
 def gnu_hash(name: bytes) -> int:
-    """The DT_GNU_HASH function (dl_new_hash), memoised: the same names recur across objects."""
-    known = _GNU_HASHES.get(name)
-    if known is None:
-        known = _GNU_HASHES[name] = _gnu_hash(name)
-    return known
-
-
-def _gnu_hash(name: bytes) -> int:
+    """The DT_GNU_HASH function (dl_new_hash). Binding memoises it per run: names recur across objects."""
     value = 5381
     for byte in name:
         value = (value * 33 + byte) & 0xFFFFFFFF
@@ -51,7 +44,7 @@ def elf_hash(name: bytes) -> int:
     return value
 
 
-class VersionEntry(NamedTuple):
+class VersionEntry(Fact):
     """One slot of glibc's l_versions table: what a versym index means in this file."""
 
     name: bytes
@@ -136,7 +129,7 @@ class SymbolTable:
         return nbucket, nchain, base + 8, base + 8 + 4 * nbucket
 
     def definition_names(self) -> frozenset[bytes]:
-        """Names that may satisfy a lookup here: global/weak/unique symbols with a value, not hidden.
+        """Names that may satisfy a lookup here (``can_bind``, versions aside).
 
         A superset filter for binding (check_match still decides): one set probe per object in
         scope instead of a hash-table walk, built once per file from one pass over .dynsym.
@@ -153,9 +146,7 @@ class SymbolTable:
                         name_index, info, other, shndx, value, _size = fields
                     else:
                         name_index, value, _size, info, other, shndx = fields
-                    if not name_index or (info >> 4) not in (1, 2, 10) or (other & 3) in (1, 2):
-                        continue
-                    if value == 0 and shndx != C.SHN_ABS and (info & 0xF) != 6:
+                    if not name_index or not can_bind(info >> 4, info & 0xF, other & 3, value, shndx):
                         continue
                     start = strtab + name_index
                     end = data.find(b"\0", start, strsz)
@@ -235,8 +226,8 @@ class SymbolTable:
             table: dict[int, VersionEntry] = {}
             for need in self.elf.version_needs:
                 for requirement in need.versions:
-                    table[requirement.index & 0x7FFF] = VersionEntry(
-                        requirement.name, requirement.hash, bool(requirement.index & 0x8000), need.file
+                    table[requirement.index & C.VERSYM_INDEX_MASK] = VersionEntry(
+                        requirement.name, requirement.hash, bool(requirement.index & C.VERSYM_HIDDEN), need.file
                     )
             for definition in self.elf.version_definitions:
                 if not definition.is_base:  # dl-version.c: the base version never matches a symbol

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import struct
 from functools import cached_property
-from typing import TYPE_CHECKING, NamedTuple
 
 from elfdeps.elf import constants as C
 from elfdeps.errors import ElfFormatError
+from elfdeps.facts import TYPE_CHECKING, Fact
 
 if TYPE_CHECKING:
     from elfdeps.elf.lookup import SymbolTable
@@ -29,7 +29,7 @@ DYN_SIZE = {C.ELFCLASS32: 8, C.ELFCLASS64: 16}
 MAX_DYNAMIC_ENTRIES = 1 << 16  # far above any real file; bounds a hostile PT_DYNAMIC
 
 
-class Ident(NamedTuple):
+class Ident(Fact):
     """e_ident, undecoded: the loader judges each byte itself (loader.md §3.7)."""
 
     elf_class: int
@@ -44,7 +44,7 @@ class Ident(NamedTuple):
         return ">" if self.data == C.ELFDATA2MSB else "<"
 
 
-class Segment(NamedTuple):
+class Segment(Fact):
     type: int
     offset: int
     vaddr: int
@@ -53,7 +53,7 @@ class Segment(NamedTuple):
     flags: int
 
 
-class Section(NamedTuple):
+class Section(Fact):
     name: bytes
     type: int
     flags: int
@@ -65,7 +65,7 @@ class Section(NamedTuple):
     entsize: int
 
 
-class Dynamic(NamedTuple):
+class Dynamic(Fact):
     """The dynamic-section facts the loader acts on, names as bytes."""
 
     entries: tuple[tuple[int, int], ...]

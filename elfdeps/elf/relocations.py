@@ -17,11 +17,11 @@ never overlooked; the audit says the class is unknown instead of stating when it
 from __future__ import annotations
 
 import struct
-from enum import StrEnum
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
 from elfdeps.elf import constants as C
 from elfdeps.errors import ElfFormatError
+from elfdeps.facts import Fact, Symbolic
 
 if TYPE_CHECKING:
     from elfdeps.elf.reader import ElfFile
@@ -33,14 +33,14 @@ DT_RELACOUNT, DT_RELCOUNT = 0x6FFFFFF9, 0x6FFFFFFA
 MAX_RELOCATIONS = 1 << 24
 
 
-class RelocClass(StrEnum):
+class RelocClass(Symbolic):
     PLT = "plt"  # JUMP_SLOT and TLS: an undefined definition never satisfies it
     COPY = "copy"  # looked up skipping the executable
     DATA = "data"  # GLOB_DAT, absolute, ...: bound at start-up even in lazy mode
     UNKNOWN = "unknown"  # a machine whose relocation types elfdeps does not know (module docstring)
 
 
-class _MachineTypes(NamedTuple):
+class _MachineTypes(Fact):
     """What glibc's dl-machine.h says about one machine's relocation types."""
 
     no_lookup: frozenset[int]  # handled by elf_machine_rel(a) before any lookup (NONE, RELATIVE)
@@ -72,7 +72,7 @@ _MACHINE_TYPES: dict[tuple[int, int], _MachineTypes] = {
 _UNKNOWN_MACHINE = _MachineTypes(frozenset({0}), -1, frozenset(), -1)
 
 
-class SymbolReference(NamedTuple):
+class SymbolReference(Fact):
     """One relocation that names a symbol."""
 
     symbol_index: int

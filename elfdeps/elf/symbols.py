@@ -6,10 +6,11 @@ DT_VERNEED(NUM), DT_VERDEF(NUM). Mirrors glibc elf/dl-lookup.c and elf/dl-versio
 from __future__ import annotations
 
 import struct
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
 from elfdeps.elf import constants as C
 from elfdeps.errors import ElfFormatError
+from elfdeps.facts import Fact
 
 if TYPE_CHECKING:
     from elfdeps.elf.reader import ElfFile
@@ -21,21 +22,40 @@ __all__ = [
     "VersionNeed",
     "VersionRequirement",
     "address_to_offset",
+    "can_bind",
     "decode_symbol",
     "dynsym_count",
+    "is_exported",
     "read_dynamic_symbols",
     "read_version_definitions",
     "read_version_needs",
     "static_definitions",
 ]
 
-VERSYM_HIDDEN = 0x8000
 VER_FLG_BASE = 0x1
 VER_FLG_WEAK = 0x2
 MAX_SYMBOLS = 1 << 24  # bounds a hostile hash table
 
 
-class Symbol(NamedTuple):
+def is_exported(bind: int, visibility: int) -> bool:
+    """Whether another object's lookup can see a definition: global, weak or unique binding with
+    default or protected visibility (hidden, internal and local definitions never bind)."""
+    return bind in C.EXPORTED_BINDINGS and visibility not in (C.STV_HIDDEN, C.STV_INTERNAL)
+
+
+def can_bind(bind: int, sym_type: int, visibility: int, value: int, shndx: int) -> bool:
+    """The one home of glibc's check_match tests that depend on the definition alone (dl-lookup.c):
+    a value (or SHN_ABS, or TLS), a type do_lookup_x accepts, and an exported binding/visibility.
+
+    What depends on the reference (a PLT lookup refuses an undefined symbol; versions) is the
+    binder's business (elfdeps.binding).
+    """
+    if value == 0 and shndx != C.SHN_ABS and sym_type != C.STT_TLS:
+        return False
+    return sym_type in C.LOOKUP_TYPES and is_exported(bind, visibility)
+
+
+class Symbol(Fact):
     name: bytes
     value: int
     size: int
@@ -50,8 +70,16 @@ class Symbol(NamedTuple):
     def is_defined(self) -> bool:
         return self.shndx != C.SHN_UNDEF
 
+    @property
+    def is_exported(self) -> bool:
+        return is_exported(self.bind, self.visibility)
 
-class VersionDefinition(NamedTuple):
+    @property
+    def can_bind(self) -> bool:
+        return can_bind(self.bind, self.type, self.visibility, self.value, self.shndx)
+
+
+class VersionDefinition(Fact):
     index: int  # type: ignore[assignment]  # shadows tuple.index on purpose: it is the ELF field's name
     flags: int
     hash: int
@@ -63,7 +91,7 @@ class VersionDefinition(NamedTuple):
         return bool(self.flags & VER_FLG_BASE)
 
 
-class VersionRequirement(NamedTuple):
+class VersionRequirement(Fact):
     name: bytes
     hash: int
     flags: int
@@ -74,12 +102,12 @@ class VersionRequirement(NamedTuple):
         return bool(self.flags & VER_FLG_WEAK)
 
 
-class VersionNeed(NamedTuple):
+class VersionNeed(Fact):
     file: bytes
     versions: tuple[VersionRequirement, ...]
 
 
-class DynamicSymbols(NamedTuple):
+class DynamicSymbols(Fact):
     symbols: tuple[Symbol, ...]  # index 0 is the null symbol, as in the file
     definitions: tuple[VersionDefinition, ...]
     needs: tuple[VersionNeed, ...]
@@ -92,7 +120,7 @@ class DynamicSymbols(NamedTuple):
                 return definition.name
         for need in self.needs:
             for requirement in need.versions:
-                if requirement.index & 0x7FFF == index:
+                if requirement.index & C.VERSYM_INDEX_MASK == index:
                     return requirement.name
         return None
 
@@ -204,8 +232,8 @@ def decode_symbol(elf: ElfFile, fields: tuple[int, ...], versym: int) -> Symbol:
         type=info & 0xF,
         visibility=other & 0x3,
         shndx=shndx,
-        version_index=versym & 0x7FFF if versym >= 0 else -1,
-        hidden_version=versym >= 0 and bool(versym & VERSYM_HIDDEN),
+        version_index=versym & C.VERSYM_INDEX_MASK if versym >= 0 else -1,
+        hidden_version=versym >= 0 and bool(versym & C.VERSYM_HIDDEN),
     )
 
 
@@ -237,6 +265,9 @@ def read_dynamic_symbols(elf: ElfFile) -> DynamicSymbols:
     )
 
 
+_CODE_AND_DATA_TYPES = frozenset({C.STT_NOTYPE, C.STT_OBJECT, C.STT_FUNC, C.STT_GNU_IFUNC})
+
+
 def static_definitions(elf: ElfFile) -> dict[bytes, tuple[int, int]]:
     """Defined symbols of the section-header symbol table (.symtab), name -> (binding, visibility).
 
@@ -257,7 +288,7 @@ def static_definitions(elf: ElfFile) -> dict[bytes, tuple[int, int]]:
             name_index, info, other, shndx, _value, _size = fields
         else:
             name_index, _value, _size, info, other, shndx = fields
-        if not name_index or shndx == C.SHN_UNDEF or (info & 0xF) not in (0, 1, 2, 10):
+        if not name_index or shndx == C.SHN_UNDEF or (info & 0xF) not in _CODE_AND_DATA_TYPES:
             continue
         start = strings.offset + name_index
         stop = elf.data.find(b"\0", start, end)

@@ -10,14 +10,15 @@ executable's $ORIGIN must land in a trusted directory.
 from __future__ import annotations
 
 import os
-from typing import NamedTuple
+
+from elfdeps.facts import Fact
 
 __all__ = ["DstValues", "contains_dst", "expand", "split_path_list"]
 
 _TOKENS = (b"ORIGIN", b"PLATFORM", b"LIB")
 
 
-class DstValues(NamedTuple):
+class DstValues(Fact):
     origin: bytes | None  # None: unknown, elements using it are dropped
     lib: bytes
     platform: bytes

@@ -7,20 +7,20 @@ file's class/machine and the (sys)root. Search code never reads ``os.environ``.
 
 from __future__ import annotations
 
-import functools
-import re
-from typing import NamedTuple
+import os
 
 from elfdeps.elf import constants as C
+from elfdeps.facts import Fact
 from elfdeps.loader import hwcaps
 from elfdeps.loader.fs import RootFS
 from elfdeps.loader.ldcache import LdCache, read_ld_cache
 from elfdeps.loader.ldconf import read_ld_so_conf
+from elfdeps.model import LoadResult, SystemFacts
 
-__all__ = ["LoaderEnv", "TargetSystem", "describe_target"]
+__all__ = ["LoaderEnv", "TargetCache", "TargetSystem", "describe_target"]
 
 
-class LoaderEnv(NamedTuple):
+class LoaderEnv(Fact):
     """What the analysed program would be started with. ``None`` means "not set"."""
 
     ld_library_path: str | None = None
@@ -38,7 +38,7 @@ class LoaderEnv(NamedTuple):
 
 
 # (e_machine, ELF class) -> Debian multiarch tuple, default interpreter, ld.so.cache flags it accepts.
-class _Abi(NamedTuple):
+class _Abi(Fact):
     triple: str
     interpreter: str
     cache_flags: tuple[int, ...]
@@ -58,29 +58,88 @@ _ABIS: dict[tuple[int, int], _Abi] = {
 _FALLBACK_ABI = _Abi("", "", (0x0003,), False)
 
 
-class TargetSystem(NamedTuple):
-    """Facts of the system the analysed program runs on (the host, or a --root sysroot)."""
+class TargetSystem:
+    """The system the analysed program runs on (the host, or a --root sysroot), as the loader sees
+    it: plain values plus the live parts (its file system and ld.so.cache). ``facts()`` gives the
+    plain values for results and reports."""
 
-    fs: RootFS
-    elf_class: int  # 32 / 64
-    machine: int
-    byte_order: str
-    default_dirs: tuple[str, ...]  # each ends in "/"
-    dst_lib: str
-    platform: str
-    hwcaps_subdirs: tuple[str, ...]  # "glibc-hwcaps/x86-64-v3/" ... best first
-    legacy_subdirs: tuple[str, ...]  # glibc 2.36 only: "tls/x86_64/", ...
-    default_interpreter: str
-    cache: LdCache | None
-    cache_source: str  # "ld.so.cache", "ld.so.conf (no cache file)", "none"
-    cache_flags: tuple[int, ...]
-    glibc_version: tuple[int, int] | None
-    conf_dirs: tuple[str, ...] = ()
-    # Subdirectory prefixes tried in every search directory, in order; "" is the directory itself.
-    probe_prefixes: tuple[str, ...] = ("",)
+    __slots__ = (
+        "_conf_dirs",
+        "byte_order",
+        "cache",
+        "cache_flags",
+        "cache_source",
+        "default_dirs",
+        "default_interpreter",
+        "dst_lib",
+        "elf_class",
+        "fs",
+        "glibc_version",
+        "hwcaps_subdirs",
+        "legacy_subdirs",
+        "machine",
+        "platform",
+        "probe_prefixes",
+    )
+
+    def __init__(
+        self,
+        *,
+        fs: RootFS,
+        elf_class: int,
+        machine: int,
+        byte_order: str,
+        default_dirs: tuple[str, ...],
+        dst_lib: str,
+        platform: str,
+        hwcaps_subdirs: tuple[str, ...],
+        legacy_subdirs: tuple[str, ...],
+        default_interpreter: str,
+        cache: LdCache | None,
+        cache_source: str,
+        cache_flags: tuple[int, ...],
+        glibc_version: tuple[int, int] | None,
+    ) -> None:
+        self.fs = fs
+        self.elf_class = elf_class  # 32 / 64
+        self.machine = machine
+        self.byte_order = byte_order
+        self.default_dirs = default_dirs  # each ends in "/"
+        self.dst_lib = dst_lib
+        self.platform = platform
+        self.hwcaps_subdirs = hwcaps_subdirs  # "glibc-hwcaps/x86-64-v3/" ... best first
+        self.legacy_subdirs = legacy_subdirs  # glibc 2.36 only: "tls/x86_64/", ...
+        self.default_interpreter = default_interpreter
+        self.cache = cache
+        self.cache_source = cache_source  # "/etc/ld.so.cache" or "none"
+        self.cache_flags = cache_flags
+        self.glibc_version = glibc_version
+        # Subdirectory prefixes tried in every search directory, in order; "" is the directory itself.
+        self.probe_prefixes = (*hwcaps_subdirs, *legacy_subdirs, "")
+        self._conf_dirs: tuple[str, ...] | None = None
+
+    @property
+    def conf_dirs(self) -> tuple[str, ...]:
+        """The ld.so.conf directories. ld.so never reads ld.so.conf: elfdeps does, on demand, to
+        explain a library missing from a stale cache and to know what is a system directory."""
+        if self._conf_dirs is None:
+            self._conf_dirs = read_ld_so_conf(self.fs, "/etc/ld.so.conf")
+        return self._conf_dirs
+
+    def facts(self) -> SystemFacts:
+        """The plain values of this target, for results and reports."""
+        return SystemFacts(
+            root=self.fs.root,
+            default_dirs=self.default_dirs,
+            dst_lib=self.dst_lib,
+            platform=self.platform,
+            hwcaps=tuple(prefix.split("/")[1] for prefix in self.hwcaps_subdirs),
+            glibc_version=self.glibc_version,
+            cache=self.cache_source,
+            has_cache=self.cache is not None,
+        )
 
 
-_GLIBC_VERSION = re.compile(rb"release version (\d+)\.(\d+)")
 _PATH_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.+-/")
 
 
@@ -109,7 +168,7 @@ def _system_dirs(data: bytes) -> tuple[str, ...] | None:
     return None
 
 
-class _InterpreterFacts(NamedTuple):
+class _InterpreterFacts(Fact):
     glibc_version: tuple[int, int] | None
     system_dirs: tuple[str, ...] | None
 
@@ -123,18 +182,34 @@ def _read_interpreter(fs: RootFS, interpreter: str) -> _InterpreterFacts:
     data = fs.read_bytes(interpreter, limit=8 << 20) if interpreter else None
     if not data:
         return _InterpreterFacts(None, None)
+    return _InterpreterFacts(_banner_version(data), _system_dirs(data))
+
+
+def _digits(data: bytes, start: int) -> int:
+    """Where the run of ASCII digits starting at ``start`` ends."""
+    end = start
+    while end < len(data) and 0x30 <= data[end] <= 0x39:
+        end += 1
+    return end
+
+
+def _banner_version(data: bytes) -> tuple[int, int] | None:
+    """X.Y of the banner "... release version X.Y..." that every ld.so carries."""
     banner = data.find(b"release version ")
-    version_match = _GLIBC_VERSION.match(data, banner) if banner >= 0 else None
-    version = (int(version_match.group(1)), int(version_match.group(2))) if version_match else None
-    return _InterpreterFacts(version, _system_dirs(data))
+    if banner < 0:
+        return None
+    major_start = banner + len(b"release version ")
+    major_end = _digits(data, major_start)
+    minor_end = _digits(data, major_end + 1)
+    if major_end == major_start or data[major_end : major_end + 1] != b"." or minor_end == major_end + 1:
+        return None
+    return int(data[major_start:major_end]), int(data[major_end + 1 : minor_end])
 
 
-@functools.lru_cache(maxsize=16)
 def describe_target(
     env: LoaderEnv, elf_class: int, machine: int, byte_order: str, interpreter: str | None = None
 ) -> TargetSystem:
-    """Derive the target's loader facts; every value can be overridden through ``env``. Memoised:
-    an audit of a thousand files reads the cache, ld.so.conf and the interpreter once.
+    """Derive the target's loader facts; every value can be overridden through ``env``.
 
     The default directories and glibc version come from the target's own ld.so (the file's
     PT_INTERP, else the ABI's usual interpreter); without a readable ld.so, from the directory layout.
@@ -164,13 +239,10 @@ def describe_target(
         legacy = hwcaps.legacy_subdirs(machine, platform, cpu)
     cache: LdCache | None = None
     cache_source = "none"
-    conf_dirs: tuple[str, ...] = ()
     if not env.inhibit_cache:
         cache = read_ld_cache(fs, "/etc/ld.so.cache")
         if cache is not None:
             cache_source = "/etc/ld.so.cache"
-    # ld.so never reads ld.so.conf; elfdeps reads it to explain a library missing from a stale cache.
-    conf_dirs = read_ld_so_conf(fs, "/etc/ld.so.conf")
     hwcaps_subdirs = tuple(f"glibc-hwcaps/{name}/" for name in active)
     return TargetSystem(
         fs=fs,
@@ -187,6 +259,29 @@ def describe_target(
         cache_source=cache_source,
         cache_flags=abi.cache_flags,
         glibc_version=version,
-        conf_dirs=conf_dirs,
-        probe_prefixes=(*hwcaps_subdirs, *legacy, ""),
     )
+
+
+class TargetCache:
+    """The targets one run has described: an audit of a thousand files reads the cache, ld.so.conf,
+    /proc/cpuinfo and the interpreter once per kind of file, not once per file."""
+
+    def __init__(self) -> None:
+        self._known: dict[tuple[LoaderEnv, int, int, str, str | None], TargetSystem] = {}
+
+    def describe(
+        self, env: LoaderEnv, elf_class: int, machine: int, byte_order: str, interpreter: str | None = None
+    ) -> TargetSystem:
+        key = (env, elf_class, machine, byte_order, interpreter)
+        known = self._known.get(key)
+        if known is None:
+            known = self._known[key] = describe_target(env, elf_class, machine, byte_order, interpreter)
+        return known
+
+    def of(self, result: LoadResult, env: LoaderEnv) -> TargetSystem | None:
+        """The target a result was emulated against (described again only if this cache never saw it)."""
+        facts = result.main.facts
+        if facts is None:
+            return None
+        interpreter = os.fsdecode(facts.interpreter) if facts.interpreter else None
+        return self.describe(env, facts.elf_class, facts.e_machine, facts.byte_order, interpreter)

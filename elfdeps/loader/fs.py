@@ -9,9 +9,10 @@ would: nothing outside the root is ever read.
 from __future__ import annotations
 
 import errno
-import glob
 import os
 import stat
+
+from elfdeps.elf.cache import read_head
 
 __all__ = ["RootFS"]
 
@@ -80,6 +81,8 @@ class RootFS:
 
     def glob(self, pattern: str) -> list[str]:
         """Sorted virtual paths matching a glob pattern (as ldconfig's include globs them)."""
+        import glob  # only ld.so.conf includes need it: kept off the start-up path
+
         if self.root is None:
             return sorted(glob.glob(pattern))
         directory, _, file_pattern = pattern.rpartition("/")
@@ -91,19 +94,12 @@ class RootFS:
         return sorted((directory or "") + "/" + os.path.basename(match) for match in matches)
 
     def read_bytes(self, path: str, limit: int = 1 << 20) -> bytes | None:
+        """Up to ``limit`` bytes of a regular file (never a FIFO or device), None when unreadable."""
         try:
             host = self.host_path(path)
-            fd = os.open(host, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
         except OSError:
             return None
-        try:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                return None
-            return os.read(fd, limit)
-        except OSError:
-            return None
-        finally:
-            os.close(fd)
+        return read_head(host, limit)
 
     def listdir(self, path: str) -> list[str]:
         try:

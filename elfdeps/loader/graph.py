@@ -14,14 +14,14 @@ from elfdeps.elf.cache import FileCache, OpenFailure
 from elfdeps.elf.reader import ElfFile
 from elfdeps.errors import ElfFormatError, InputError
 from elfdeps.loader.dst import contains_dst, expand
-from elfdeps.loader.environment import LoaderEnv, TargetSystem, describe_target
+from elfdeps.loader.environment import LoaderEnv, TargetCache, TargetSystem
 from elfdeps.loader.fs import RootFS
 from elfdeps.loader.linkmap import LinkMap, origin_of
 from elfdeps.loader.search import Searcher, SearchResult
 from elfdeps.loader.verify import post_map_error
-from elfdeps.model import Attempt, DependencyKind, Edge, LoadedObject, LoadError, LoadResult, Via
+from elfdeps.model import Attempt, DependencyKind, Edge, LoadedObject, LoadError, LoadResult, ObjectFacts, Via
 
-__all__ = ["Emulation", "emulate", "open_main"]
+__all__ = ["Emulation", "emulate", "object_facts", "open_main"]
 
 _KIND = {
     C.DT_NEEDED: DependencyKind.NEEDED,
@@ -54,19 +54,43 @@ def open_main(files: FileCache, host_path: str, shown_as: str) -> ElfFile:
     return elf
 
 
+def object_facts(elf: ElfFile) -> ObjectFacts:
+    """The facts of a loaded file that reports show (read once, while the file is at hand)."""
+    dynamic = elf.dynamic
+    return ObjectFacts(
+        elf_class=elf.elf_class_bits,
+        e_machine=elf.e_machine,
+        machine=elf.machine_name,
+        byte_order=elf.byte_order,
+        e_type=elf.e_type,
+        interpreter=elf.interpreter,
+        dynamic=dynamic is not None,
+        soname=dynamic.soname if dynamic is not None else None,
+        needed=dynamic.needed if dynamic is not None else (),
+        rpath=dynamic.rpath if dynamic is not None else None,
+        runpath=dynamic.runpath if dynamic is not None else None,
+        flags=dynamic.flag_names() if dynamic is not None else (),
+    )
+
+
 class Emulation:
-    """One emulated start of ``main_path`` (a path inside ``env.root`` when a root is given)."""
+    """One emulated start of ``main_path`` (a path inside ``env.root`` when a root is given).
+
+    ``files`` and ``targets`` are the run's caches (each file parsed once, each target described
+    once); a fresh one is made when they are not given.
+    """
 
     def __init__(
         self,
         main_path: str,
         env: LoaderEnv,
         files: FileCache | None = None,
+        targets: TargetCache | None = None,
         *,
         check_shadowing: bool = False,
     ) -> None:
         self.env = env
-        self.files = files or FileCache()
+        self.files = files if files is not None else FileCache()
         self.check_shadowing = check_shadowing
         self.main_path = main_path
         fs = RootFS(env.root)
@@ -76,7 +100,7 @@ class Emulation:
             raise InputError(f"{main_path}: {error.strerror}") from error
         self.main_elf = open_main(self.files, host, main_path)
         interpreter = os.fsdecode(self.main_elf.interpreter) if self.main_elf.interpreter else None
-        self.target: TargetSystem = describe_target(
+        self.target: TargetSystem = (targets if targets is not None else TargetCache()).describe(
             env, self.main_elf.elf_class_bits, self.main_elf.e_machine, self.main_elf.byte_order, interpreter
         )
         real = fs.realpath(main_path)
@@ -298,11 +322,15 @@ class Emulation:
     def _result(self, error: LoadError | None) -> LoadResult:
         order = self._load_order()
         index_of = {id(obj): index for index, obj in enumerate(order)}
+        first_requester: dict[int, int] = {}  # id(object) -> index of the first object that needed it
+        for req, _kind, _raw, _name, target, _reused, _shadowed in self.edges:
+            if target is not None and id(req) in index_of:
+                first_requester.setdefault(id(target), index_of[id(req)])
         objects = []
         for index, obj in enumerate(order):
             needed_by = index_of.get(id(obj.loader)) if obj.loader is not None else None
             if obj is not self.main and needed_by is None:
-                needed_by = self._first_requester(obj, index_of)
+                needed_by = first_requester.get(id(obj))
             objects.append(
                 LoadedObject(
                     index=index,
@@ -315,7 +343,7 @@ class Emulation:
                     depth=obj.depth,
                     attempts=obj.attempts,
                     required=obj.required,
-                    elf=obj.elf,
+                    facts=object_facts(obj.elf) if obj.elf is not None else None,
                     host_path=obj.host_path,
                 )
             )
@@ -332,17 +360,16 @@ class Emulation:
             for req, kind, raw, name, target, reused, shadowed in self.edges
             if id(req) in index_of
         )
-        return LoadResult(self.main_path, tuple(objects), edges, error, tuple(self.warnings), self.target)
-
-    def _first_requester(self, obj: LinkMap, index_of: dict[int, int]) -> int | None:
-        for req, _kind, _raw, _name, target, _reused, _shadowed in self.edges:
-            if target is obj:
-                return index_of.get(id(req))
-        return None
+        return LoadResult(self.main_path, tuple(objects), edges, error, tuple(self.warnings), self.target.facts())
 
 
 def emulate(
-    main_path: str, env: LoaderEnv, files: FileCache | None = None, *, check_shadowing: bool = False
+    main_path: str,
+    env: LoaderEnv,
+    files: FileCache | None = None,
+    targets: TargetCache | None = None,
+    *,
+    check_shadowing: bool = False,
 ) -> LoadResult:
     """What the loader would load for ``main_path``, in order, with provenance."""
-    return Emulation(main_path, env, files, check_shadowing=check_shadowing).run()
+    return Emulation(main_path, env, files, targets, check_shadowing=check_shadowing).run()

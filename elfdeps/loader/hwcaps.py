@@ -7,9 +7,8 @@ only, elf/dl-hwcaps.c's legacy power set of hwcap names, platform and "tls" (loa
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 from elfdeps.elf import constants as C
+from elfdeps.facts import Fact
 
 __all__ = ["Cpu", "active_glibc_hwcaps", "legacy_subdirs", "platform_name", "read_cpu"]
 
@@ -21,7 +20,7 @@ _X86_64_LEVELS = (
 )
 
 
-class Cpu(NamedTuple):
+class Cpu(Fact):
     vendor: str
     flags: frozenset[str]
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterable
-from typing import NamedTuple
 
+from elfdeps.facts import Fact
 from elfdeps.loader.fs import RootFS
 
 __all__ = ["CacheEntry", "LdCache", "parse_ld_cache", "read_ld_cache"]
@@ -24,7 +24,7 @@ HWCAP_EXTENSION = 1 << 62
 ISA_LEVEL_MASK = 0x3FF
 
 
-class CacheEntry(NamedTuple):
+class CacheEntry(Fact):
     flags: int
     key: bytes
     path: bytes

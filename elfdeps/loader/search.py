@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import errno
 import os
-from typing import NamedTuple
 
 from elfdeps.elf.cache import FileCache
+from elfdeps.facts import Fact
 from elfdeps.loader.dst import DstValues, split_path_list
 from elfdeps.loader.environment import LoaderEnv, TargetSystem
 from elfdeps.loader.linkmap import LinkMap
@@ -29,7 +29,7 @@ _SKIP_OUTCOME = {
 }
 
 
-class SearchResult(NamedTuple):
+class SearchResult(Fact):
     """Where a name was found (``verdict`` OK), or why not (``verdict`` None, or FATAL)."""
 
     path: str | None

@@ -11,13 +11,12 @@ from __future__ import annotations
 import errno
 import stat
 import struct
-from enum import Enum
-from typing import NamedTuple
 
 from elfdeps.elf import constants as C
 from elfdeps.elf.cache import FileCache, OpenedFile, OpenFailure
 from elfdeps.elf.reader import ElfFile
 from elfdeps.errors import ElfFormatError
+from elfdeps.facts import Fact, Symbolic
 from elfdeps.loader.fs import RootFS
 
 __all__ = ["Verdict", "VerdictKind", "is_setuid", "open_verify", "post_map_error"]
@@ -25,7 +24,7 @@ __all__ = ["Verdict", "VerdictKind", "is_setuid", "open_verify", "post_map_error
 LIBC_ABI_MAX = 4  # x86-64 (sysdeps/gnu/ldsodefs.h): GNU OS/ABI versions 1..3 are accepted
 
 
-class VerdictKind(Enum):
+class VerdictKind(Symbolic):
     OK = "ok"
     ABSENT = "absent"  # could not be opened; ``errno`` says why
     WRONG_CLASS = "wrong-class"
@@ -33,7 +32,7 @@ class VerdictKind(Enum):
     FATAL = "fatal"
 
 
-class Verdict(NamedTuple):
+class Verdict(Fact):
     kind: VerdictKind
     errno: int = 0
     message: str | None = None

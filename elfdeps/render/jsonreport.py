@@ -1,4 +1,4 @@
-"""The JSON report (a contract: DESIGN.md §3.3, schema ``elfdeps/schemas/report-v1.schema.json``).
+"""The JSON report (a contract: DESIGN.md §3.3, schema ``elfdeps/schemas/report-v2.schema.json``).
 
 Names are bytes inside elfdeps; here they become str with ``os.fsdecode`` (surrogate escapes), which
 json.dumps writes as ``\\udcXX`` escapes, so a non-UTF-8 name survives a round trip.
@@ -6,16 +6,23 @@ json.dumps writes as ``\\udcXX`` escapes, so a non-UTF-8 name survives a round t
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
-from typing import Any, TextIO
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any, TextIO
 
 from elfdeps import __version__
+from elfdeps.depgraph.tree import DependencyIndex, dependency_tree
 from elfdeps.model import Attempt, LoadedObject, LoadResult
+
+if TYPE_CHECKING:
+    from elfdeps.advice.fix import CombinedFix
+    from elfdeps.audit.runner import EntryOutcome, FindingCollector
 
 __all__ = ["SCHEMA_VERSION", "file_report", "write_audit_report", "write_report"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the tree is a flat node list (no nesting), objects are linked by edges
 
 
 def _attempt(attempt: Attempt) -> dict[str, Any]:
@@ -57,55 +64,67 @@ def _object(obj: LoadedObject, result: LoadResult) -> dict[str, Any]:
     return entry
 
 
-def _tree(result: LoadResult) -> dict[str, Any]:
-    """The DT_NEEDED tree, each object expanded once, under the entry that loaded it."""
-    children: dict[int, list[Any]] = {}
-    for edge in result.edges:
-        children.setdefault(edge.requester, []).append(edge)
-    expanded: set[int] = set()
+def _tree(result: LoadResult, index: DependencyIndex, full: bool) -> dict[str, Any]:
+    """The dependency tree as a flat list in pre-order, each node naming its parent's position: no
+    nesting, so a chain ten thousand deep is as easy to read back as a flat one (schema v2)."""
+    nodes, truncated = dependency_tree(result, index, full=full)
+    entries = []
+    for node in nodes:
+        obj = result.objects[node.object]
+        edge = node.edge
+        entries.append(
+            {
+                "parent": node.parent,
+                "depth": node.depth,
+                "object": node.object,
+                "name": os.fsdecode(edge.name) if edge is not None else result.main_path,
+                "path": obj.path,
+                "found": obj.found,
+                "via": obj.via.value if obj.via is not None else None,
+                "kind": edge.kind.value if edge is not None else "main",
+                "role": node.role.value,
+                "reused": edge.reused if edge is not None else False,
+                "shadowed_by": edge.shadowed_path if edge is not None else None,
+            }
+        )
+    return {"full": full, "truncated": truncated, "nodes": entries}
 
-    def node(index: int, name: str, kind: str, reused: bool, shadowed: str | None, expand: bool) -> dict[str, Any]:
-        obj = result.objects[index]
-        entry: dict[str, Any] = {
-            "name": name,
-            "path": obj.path,
-            "found": obj.found,
-            "via": obj.via.value if obj.via is not None else None,
-            "kind": kind,
-            "reused": reused,
-            "shadowed_by": shadowed,
-            "children": [],
+
+def _edges(result: LoadResult) -> list[dict[str, Any]]:
+    return [
+        {
+            "requester": edge.requester,
+            "target": edge.target,
+            "kind": edge.kind.value,
+            "name": os.fsdecode(edge.name),
+            "raw_name": os.fsdecode(edge.raw_name),
+            "reused": edge.reused,
+            "shadowed_by": edge.shadowed_path,
         }
-        if expand and obj.found and index not in expanded:
-            expanded.add(index)
-            for edge in children.get(index, []):
-                if edge.target is None:
-                    continue
-                loads_it = result.objects[edge.target].needed_by == index
-                entry["children"].append(
-                    node(
-                        edge.target,
-                        os.fsdecode(edge.name),
-                        edge.kind.value,
-                        edge.reused,
-                        edge.shadowed_path,
-                        loads_it,
-                    )
-                )
-        return entry
-
-    return node(0, result.main_path, "main", False, None, True)
+        for edge in result.edges
+    ]
 
 
 def _strings(value: bytes | None, separator: bytes = b":") -> list[str]:
     return [os.fsdecode(part) for part in value.split(separator)] if value is not None else []
 
 
-def file_report(result: LoadResult) -> dict[str, Any]:
-    main = result.main
-    elf = main.elf
-    assert elf is not None
-    dynamic = elf.dynamic
+def _fix(fix: CombinedFix) -> dict[str, Any]:
+    return {
+        "ld_library_path": fix.ld_library_path,
+        "directories": list(fix.directories),
+        "missing": list(fix.missing),
+        "still_missing": list(fix.still_missing),
+        "complete": fix.complete,
+        "secure": fix.secure,
+        "cargo_target": fix.cargo_target,
+    }
+
+
+def file_report(result: LoadResult, *, full_tree: bool = False, fix: CombinedFix | None = None) -> dict[str, Any]:
+    facts = result.main.facts
+    assert facts is not None, "the main file of a result was read"
+    index = DependencyIndex(result)
     notes = [
         {
             "kind": "shadowed",
@@ -121,45 +140,58 @@ def file_report(result: LoadResult) -> dict[str, Any]:
     error = result.error
     return {
         "path": result.main_path,
-        "interpreter": os.fsdecode(elf.interpreter) if elf.interpreter else None,
-        "elf_class": elf.elf_class_bits,
-        "machine": elf.machine_name,
-        "soname": os.fsdecode(dynamic.soname) if dynamic is not None and dynamic.soname is not None else None,
-        "needed": [os.fsdecode(n) for n in dynamic.needed] if dynamic is not None else [],
-        "rpath": _strings(dynamic.rpath if dynamic is not None else None),
-        "runpath": _strings(dynamic.runpath if dynamic is not None else None),
-        "flags": list(dynamic.flag_names()) if dynamic is not None else [],
+        "interpreter": os.fsdecode(facts.interpreter) if facts.interpreter else None,
+        "elf_class": facts.elf_class,
+        "machine": facts.machine,
+        "soname": os.fsdecode(facts.soname) if facts.soname is not None else None,
+        "needed": [os.fsdecode(name) for name in facts.needed],
+        "rpath": _strings(facts.rpath),
+        "runpath": _strings(facts.runpath),
+        "flags": list(facts.flags),
         "objects": [_object(obj, result) for obj in result.objects],
+        "edges": _edges(result),
         "load_error": (
             {"name": error.name, "path": error.path, "message": error.message} if error is not None else None
         ),
-        "tree": _tree(result),
+        "tree": _tree(result, index, full_tree),
         "notes": notes,
+        **({"fix": _fix(fix)} if fix is not None else {}),
     }
 
 
 def _environment(result: LoadResult) -> dict[str, Any]:
-    target = result.target
-    if target is None:
+    system = result.system
+    if system is None:
         return {}
     return {
-        "root": target.fs.root,
-        "default_dirs": list(target.default_dirs),
-        "lib": target.dst_lib,
-        "platform": target.platform,
-        "hwcaps": [p.split("/")[1] for p in target.hwcaps_subdirs],
-        "glibc_version": ".".join(map(str, target.glibc_version)) if target.glibc_version else None,
-        "cache": target.cache_source,
+        "root": system.root,
+        "default_dirs": list(system.default_dirs),
+        "lib": system.dst_lib,
+        "platform": system.platform,
+        "hwcaps": list(system.hwcaps),
+        "glibc_version": ".".join(map(str, system.glibc_version)) if system.glibc_version else None,
+        "cache": system.cache,
     }
 
 
-def write_report(command: str, results: list[LoadResult], out: TextIO, extra: dict[str, Any] | None = None) -> None:
+def write_report(
+    command: str,
+    results: list[LoadResult],
+    out: TextIO,
+    extra: dict[str, Any] | None = None,
+    *,
+    full_tree: bool = False,
+    fixes: list[CombinedFix | None] | None = None,
+) -> None:
+    fixes = fixes or [None] * len(results)
     report: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "tool": {"name": "elfdeps", "version": __version__},
         "command": command,
         "environment": _environment(results[0]) if results else {},
-        "files": [file_report(result) for result in results],
+        "files": [
+            file_report(result, full_tree=full_tree, fix=fix) for result, fix in zip(results, fixes, strict=True)
+        ],
     }
     if extra:
         report.update(extra)
@@ -180,27 +212,58 @@ def _finding(finding: Any) -> dict[str, Any]:
             entry[key] = value
     if finding.related:
         entry["related"] = list(finding.related)
+    if finding.folded:
+        entry["folded"] = finding.folded
     return entry
 
 
-def write_audit_report(report: Any, out: TextIO) -> None:
-    """The audit as JSON: every analysed file's report, then the findings (ignores and baseline applied)."""
-    results = [entry.result for entry in report.entries if entry.result is not None]
-    files = []
-    for entry in report.entries:
-        if entry.result is None:
-            continue
-        file_entry = file_report(entry.result)
-        file_entry["required_versions"] = dict(sorted(entry.highest_versions.items()))
-        files.append(file_entry)
-    document: dict[str, Any] = {
-        "schema_version": SCHEMA_VERSION,
-        "tool": {"name": "elfdeps", "version": __version__},
-        "command": "audit",
-        "environment": _environment(results[0]) if results else {},
-        "files": files,
-        "findings": [_finding(finding) for finding in report.findings],
-        "suppressed": report.suppressed,
+def _indented(value: Any, level: int) -> str:
+    """``value`` as json.dump(indent=2) writes it ``level`` levels deep."""
+    return json.dumps(value, indent=2).replace("\n", "\n" + "  " * level)
+
+
+def write_audit_report(entries: Iterable[EntryOutcome], collector: FindingCollector, out: TextIO) -> list[EntryOutcome]:
+    """The audit as JSON, written while the entries arrive so that memory stays flat however many
+    files there are: every analysed file's report, then the findings (ignores and baseline applied).
+    The bytes are json.dump(document, indent=2)'s. Returns the entries without their load results."""
+    kept: list[EntryOutcome] = []
+    waiting: list[EntryOutcome] = []  # entries met before the first one with a result (for environment)
+    iterator = iter(entries)
+    for entry in iterator:
+        collector.add(entry)
+        waiting.append(entry)
+        if entry.result is not None:
+            break
+    first = next((entry.result for entry in waiting if entry.result is not None), None)
+    out.write("{\n")
+    out.write(f'  "schema_version": {SCHEMA_VERSION},\n')
+    out.write(f'  "tool": {_indented({"name": "elfdeps", "version": __version__}, 1)},\n')
+    out.write('  "command": "audit",\n')
+    out.write(f'  "environment": {_indented(_environment(first) if first is not None else {}, 1)},\n')
+    out.write('  "files": [')
+    written = 0
+    for entry in itertools.chain(waiting, _collected(iterator, collector)):
+        if entry.result is not None:
+            file_entry = file_report(entry.result)
+            file_entry["required_versions"] = dict(sorted(entry.highest_versions.items()))
+            out.write(("," if written else "") + "\n    " + _indented(file_entry, 2))
+            written += 1
+        kept.append(entry._replace(result=None))
+    out.write("\n  ],\n" if written else "],\n")
+    findings = [_finding(finding) for finding in collector.unique.values()]
+    out.write(f'  "findings": {_indented(findings, 1)},\n')
+    out.write(f'  "suppressed": {collector.suppressed},\n')
+    out.write(f'  "toolchain_findings": {len(collector.in_toolchains)},\n')
+    skipped = {
+        "copies": [list(pair) for pair in collector.walk.copies],
+        "build_scripts": list(collector.walk.build_scripts),
     }
-    json.dump(document, out, indent=2)
-    out.write("\n")
+    out.write(f'  "skipped": {_indented(skipped, 1)}\n')
+    out.write("}\n")
+    return kept
+
+
+def _collected(entries: Iterator[EntryOutcome], collector: FindingCollector) -> Iterator[EntryOutcome]:
+    for entry in entries:
+        collector.add(entry)
+        yield entry

@@ -6,17 +6,18 @@ from __future__ import annotations
 import os
 from typing import Any, TextIO
 
-from elfdeps.binding import BindingReport, definitions, winner
+from elfdeps.binding import BindingReport, Definition
 from elfdeps.model import LoadResult
 from elfdeps.render.jsonreport import write_report
+from elfdeps.render.printable import shown
 
 __all__ = ["render_bindings", "render_definers"]
 
 
 def render_bindings(
     result: LoadResult, report: BindingReport, out: TextIO, *, missing_only: bool, as_json: bool
-) -> bool:
-    """Print the bindings; True when some strong reference binds nowhere."""
+) -> None:
+    """Print the bindings (each reference and the object it binds to)."""
     rows: list[dict[str, Any]] = []
     for binding in report.bindings:
         if missing_only and not binding.fails:
@@ -39,16 +40,18 @@ def render_bindings(
         for row in rows:
             if row["object"] != current:
                 current = row["object"]
-                out.write(f"{current}\n")
+                out.write(f"{shown(current)}\n")
             name = row["symbol"] + (f"@{row['version']}" if row["version"] else "")
-            target = row["binds_to"] or ("(unresolved, weak: 0)" if row["weak"] else "NOT FOUND")
-            out.write(f"    {name} => {target}\n")
-    return any(binding.fails for binding in report.bindings)
+            unresolved = "(unresolved, weak: 0)" if row["weak"] else "NOT FOUND"
+            target = shown(row["binds_to"]) if row["binds_to"] else unresolved
+            out.write(f"    {shown(name)} => {target}\n")
 
 
-def render_definers(result: LoadResult, name: bytes, out: TextIO, *, as_json: bool) -> bool:
-    """Every loaded object that defines ``name``, in scope order, and the one a reference binds to."""
-    winning = winner(result, name)
+def render_definers(
+    result: LoadResult, name: bytes, found: list[Definition], winning: int | None, out: TextIO, *, as_json: bool
+) -> None:
+    """Every loaded object that defines ``name`` (``found``, in scope order), and the one a reference
+    binds to (``winning``)."""
     rows: list[dict[str, Any]] = [
         {
             "object": result.objects[definition.object].path or result.main_path,
@@ -60,17 +63,17 @@ def render_definers(result: LoadResult, name: bytes, out: TextIO, *, as_json: bo
             ),
             "wins": definition.object == winning,
         }
-        for definition in definitions(result, name)
+        for definition in found
     ]
     if as_json:
         write_report("symbols", [result], out, extra={"defines": os.fsdecode(name), "definers": rows})
     else:
         if not rows:
-            out.write(f"{os.fsdecode(name)}: defined by no loaded object\n")
+            out.write(f"{shown(name)}: defined by no loaded object\n")
         for row in rows:
             version = f"@{'@' if row['default'] else ''}{row['version']}" if row["version"] else ""
             mark = "wins" if row["wins"] else "    "
             out.write(
-                f"{mark}  {os.fsdecode(name)}{version}  {row['object']}  ({row['binding']}, {row['visibility']})\n"
+                f"{mark}  {shown(name)}{shown(version)}  {shown(row['object'])}"
+                f"  ({row['binding']}, {row['visibility']})\n"
             )
-    return bool(rows)

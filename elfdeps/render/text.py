@@ -1,19 +1,29 @@
 """Text renderings of a load: ``list`` (ldd's lines, a contract: DESIGN.md §3.1) and ``tree``
-(lddtree's layout with provenance labels and, for each library not found, the places tried).
+(each loaded object once, under the entry that made the loader load it, labelled with how it was
+found; a library not found on one line saying where a copy is; a closing summary).
+
+Every name and path read from a file or the file system goes through ``shown`` (printable.py).
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from typing import NamedTuple, TextIO
 
-from elfdeps.model import Attempt, DependencyKind, Edge, LoadedObject, LoadResult, Outcome, Via
+from elfdeps.depgraph.tree import DependencyIndex, NodeRole, TreeNode, dependency_tree
+from elfdeps.facts import TYPE_CHECKING, Fact
+from elfdeps.model import VIA_LABELS, Attempt, DependencyKind, LoadedObject, LoadResult, Outcome, Via, via_label
+from elfdeps.render.printable import shown
 
-__all__ = ["Palette", "render_list", "render_tree", "via_label"]
+if TYPE_CHECKING:
+    from typing import TextIO
+
+    from elfdeps.advice.fix import CombinedFix
+
+__all__ = ["Palette", "TreeOptions", "describe_attempt", "fix_lines", "render_list", "render_tree"]
 
 
-class Palette(NamedTuple):
+class Palette(Fact):
     """ANSI colours, or none (NO_COLOR, not a tty)."""
 
     enabled: bool = False
@@ -34,52 +44,49 @@ class Palette(NamedTuple):
         return self._wrap("1", text)
 
 
-_LABELS = {
-    Via.RUNPATH: "runpath",
-    Via.LD_LIBRARY_PATH: "LD_LIBRARY_PATH",
-    Via.LD_SO_CACHE: "ld.so.cache",
-    Via.DEFAULT: "default",
-    Via.DIRECT: "direct",
-    Via.PRELOAD: "preload",
-    Via.INTERPRETER: "interpreter",
-    Via.MAIN: "main",
+class TreeOptions(Fact):
+    """How ``render_tree`` draws (the `tree` command's options)."""
+
+    full: bool = False  # every reference, subtrees repeated (-a)
+    max_depth: int | None = None
+    paths: bool = False  # NAME => PATH instead of NAME (-p)
+    hide: tuple[str, ...] = ()  # globs of names/paths whose lines (and subtrees) are left out
+    hide_system: bool = False  # leave out what the system provides (ld.so.cache, default dirs)
+    verbose: bool = False  # every place tried for each library not found
+    unicode: bool = False  # box-drawing branches (a UTF-8 terminal) instead of ASCII
+
+
+_SYSTEM = (Via.LD_SO_CACHE, Via.DEFAULT, Via.INTERPRETER)
+_BRANCHES = {  # (branch, last branch, continuation, last continuation)
+    False: ("|-- ", "`-- ", "|   ", "    "),
+    True: ("├── ", "└── ", "│   ", "    "),
 }
-
-
-def via_label(obj: LoadedObject, requester: LoadedObject | None) -> str:
-    """``[rpath]``, ``[rpath of libfoo.so]``, ``[runpath]``, ... without the brackets."""
-    if obj.via is Via.RPATH:
-        if requester is not None and obj.via_owner == requester.path:
-            return "rpath"
-        owner = os.path.basename(obj.via_owner or "") or "?"
-        return f"rpath of {owner}"
-    if obj.via is None:
-        return "not found"
-    return _LABELS[obj.via]
+MAX_INDENT = 24  # deeper levels are drawn at this indent with their depth written out
 
 
 def render_list(result: LoadResult, out: TextIO) -> None:
     """ldd's trace lines without load addresses and the vDSO line."""
     lines = 0
     for obj in result.objects[1:]:
-        name = obj.display_name
+        name = shown(obj.name)
         if not obj.found:
             out.write(f"\t{name} => not found\n")
-        elif obj.path == name:
+        elif obj.path == obj.display_name:
             out.write(f"\t{name}\n")
         else:
-            out.write(f"\t{name} => {obj.path}\n")
+            out.write(f"\t{name} => {shown(obj.path or '')}\n")
         lines += 1
     if lines == 0 and result.error is None:
         out.write("\tstatically linked\n")  # what ld.so prints when nothing but the file itself loads
 
 
-def _describe_attempt(attempt: Attempt) -> str:
-    source = _LABELS.get(attempt.source, attempt.source.value)
+def describe_attempt(attempt: Attempt, with_name: bool = True) -> str:
+    """One place tried: ``/dir/libx.so  [runpath of app]: no such file``."""
+    source = VIA_LABELS.get(attempt.source, attempt.source.value)
     if attempt.source is Via.RPATH:
         source = "rpath"
     if attempt.owner:
-        source += f" of {os.path.basename(attempt.owner) or attempt.owner}"
+        source += f" of {shown(os.path.basename(attempt.owner) or attempt.owner)}"
     outcome = {
         Outcome.ABSENT: "no such file",
         Outcome.NO_DIRECTORY: "no such directory",
@@ -90,105 +97,254 @@ def _describe_attempt(attempt: Attempt) -> str:
         Outcome.FOUND: "found",
     }[attempt.outcome]
     detail = f" ({attempt.detail})" if attempt.detail and attempt.outcome is not Outcome.NO_DIRECTORY else ""
-    return f"{attempt.path}  [{source}]: {outcome}{detail}"
+    where = attempt.path if with_name else (attempt.directory.rstrip("/") or "/") + "/"
+    return f"{shown(where)}  [{source}]: {outcome}{detail}"
 
 
-def _missing_details(obj: LoadedObject, result: LoadResult, palette: Palette) -> Iterator[str]:
-    if not obj.attempts:
-        yield palette.dim("no place to search: no RUNPATH, no LD_LIBRARY_PATH, no cache entry, no default dirs")
-    else:
-        yield palette.dim("searched, in order:")
-        # A cache miss leaves no candidate path: say where in the order the cache was asked.
-        cache_asked = (
-            result.target is not None
-            and result.target.cache is not None
-            and b"/" not in obj.name
-            and not any(attempt.source is Via.LD_SO_CACHE for attempt in obj.attempts)
-        )
-        for attempt in obj.attempts:
-            if cache_asked and attempt.source is Via.DEFAULT:
-                yield "  " + palette.dim(f"ld.so.cache: no entry for {obj.display_name}")
-                cache_asked = False
-            text = _describe_attempt(attempt)
-            if attempt.outcome in (Outcome.WRONG_CLASS, Outcome.WRONG_MACHINE, Outcome.ERROR):
-                text = palette.warn(text)
-            yield "  " + text
-        if cache_asked:
-            yield "  " + palette.dim(f"ld.so.cache: no entry for {obj.display_name}")
+def _near(path: str, relative: bool) -> str:
+    """A directory as the user would type it: relative below the current directory, else absolute
+    (always absolute inside a --root, whose paths are not this machine's)."""
+    directory = os.path.dirname(path)
+    if not relative:
+        return directory
+    try:
+        below = os.path.relpath(directory)
+    except ValueError:
+        return directory
+    return below if not below.startswith("..") else directory
+
+
+def _missing_note(obj: LoadedObject, relative: bool) -> str:
+    suitable = [match for match in obj.nearby if match.suitable]
+    if suitable:
+        more = f" and {len(suitable) - 1} more" if len(suitable) > 1 else ""
+        note = f"; {shown(suitable[0].note)}" if suitable[0].note else ""
+        return f"a copy in {shown(_near(suitable[0].path, relative))}{more}{note}"
     if obj.nearby:
-        for match in obj.nearby:
-            verdict = "" if match.suitable else palette.warn(" (wrong class or machine: would not fix it)")
-            yield f"found elsewhere: {match.path}{verdict}"
-            if match.note:
-                yield palette.warn(f"  {match.note}")
-            if match.suitable:
-                yield palette.dim(f"  fix: LD_LIBRARY_PATH={match.ld_library_path}")
-                yield palette.dim(f"   or: RUNPATH {match.runpath} in the requester (patchelf --add-rpath)")
-    elif not obj.required:
-        yield palette.dim("a DT_AUXILIARY filtee: the loader ignores its absence")
+        return f"only an incompatible copy in {shown(_near(obj.nearby[0].path, relative))}"
+    if not obj.required:
+        return "an auxiliary filtee: the loader goes on without it"
+    return f"{len(obj.attempts)} places tried"
 
 
-def _object_line(edge_name: str, obj: LoadedObject, label: str, palette: Palette) -> str:
-    if not obj.found:
-        return f"{palette.name(edge_name)} => {palette.bad('not found')}"
-    return f"{palette.name(edge_name)} => {obj.path} {palette.dim('[' + label + ']')}"
+def _cache_miss_line(obj: LoadedObject, result: LoadResult) -> str | None:
+    """A cache miss leaves no candidate path: the line that says where in the order it was asked."""
+    asked = result.system is not None and result.system.has_cache and b"/" not in obj.name
+    if asked and not any(attempt.source is Via.LD_SO_CACHE for attempt in obj.attempts):
+        return "ld.so.cache  [ld.so.cache]: no entry"
+    return None
 
 
-def render_tree(result: LoadResult, out: TextIO, palette: Palette, show_all: bool = False) -> None:
-    main = result.main
+def _search_groups(result: LoadResult, shown_missing: list[int]) -> list[tuple[list[int], list[str]]]:
+    """The places tried for each missing library, libraries with the same places in one group."""
+    groups: dict[tuple[str, ...], list[int]] = {}
+    for index in shown_missing:
+        obj = result.objects[index]
+        lines = [describe_attempt(attempt, with_name=False) for attempt in obj.attempts]
+        cache_line = _cache_miss_line(obj, result)
+        if cache_line is not None:
+            position = next((i for i, a in enumerate(obj.attempts) if a.source is Via.DEFAULT), len(lines))
+            lines.insert(position, cache_line)
+        groups.setdefault(tuple(lines), []).append(index)
+    return [(members, list(lines)) for lines, members in groups.items()]
+
+
+class _Drawing:
+    """Branch prefixes for pre-order nodes, each built from its parent's: linear, bounded width."""
+
+    def __init__(self, nodes: list[TreeNode], unicode: bool) -> None:
+        self.branch, self.last_branch, self.bar, self.space = _BRANCHES[unicode]
+        last_child: dict[int, int] = {}
+        for position, node in enumerate(nodes):
+            if node.parent is not None:
+                last_child[node.parent] = position
+        self.is_last = {position for position in last_child.values()}
+        self.continuation: dict[int, str] = {0: ""}
+
+    def prefix(self, position: int, node: TreeNode) -> str:
+        assert node.parent is not None
+        above = self.continuation.get(node.parent, "")
+        branch = self.last_branch if position in self.is_last else self.branch
+        if node.depth > MAX_INDENT:  # keep the width bounded: write the depth out instead
+            capped = above[: MAX_INDENT * len(self.bar)]
+            self.continuation[position] = capped
+            return f"{capped}[{node.depth}] {branch}"
+        self.continuation[position] = above + (self.space if position in self.is_last else self.bar)
+        return above + branch
+
+
+def _hidden(obj: LoadedObject, options: TreeOptions) -> bool:
+    if options.hide_system and obj.via in _SYSTEM:
+        return True
+    if not options.hide:
+        return False
+    import fnmatch
+
+    names = [obj.display_name, os.path.basename(obj.path or "")]
+    return any(fnmatch.fnmatchcase(name, pattern) for pattern in options.hide for name in names if name)
+
+
+def _visible(nodes: list[TreeNode], result: LoadResult, options: TreeOptions) -> list[TreeNode]:
+    """The nodes drawn: hidden ones (and everything below them) left out, parents renumbered."""
+    kept: list[TreeNode] = [nodes[0]]
+    new_position: dict[int, int] = {0: 0}
+    for position, node in enumerate(nodes[1:], 1):
+        assert node.parent is not None
+        parent = new_position.get(node.parent)
+        obj = result.objects[node.object]
+        interpreter_repeat = not options.full and obj.via is Via.INTERPRETER  # the header names it
+        if parent is None or interpreter_repeat or _hidden(obj, options):
+            continue
+        new_position[position] = len(kept)
+        kept.append(node._replace(parent=parent))
+    return kept
+
+
+def _line(node: TreeNode, result: LoadResult, options: TreeOptions, palette: Palette) -> str:
+    assert node.edge is not None
+    obj = result.objects[node.object]
+    requester = result.objects[node.edge.requester]
+    name = shown(node.edge.name)
+    if node.role is NodeRole.NOT_FOUND:
+        relative = result.system is None or result.system.root is None
+        note = _missing_note(obj, relative)
+        return f"{palette.bad(name)} => {palette.bad('not found')} {palette.dim('(' + note + ')')}"
+    label = shown(via_label(obj, requester))
+    if node.edge.kind is not DependencyKind.NEEDED:
+        label = f"{node.edge.kind.value}, {label}"
+    system = obj.via in _SYSTEM
+    text = palette.dim(name) if system else palette.name(name)
+    if options.paths:
+        text += f" => {shown(obj.path or '')}"
+    text += " " + palette.dim(f"[{label}]")
+    if node.role is NodeRole.CYCLE:
+        text += " " + palette.warn("(cycle)")
+    if node.edge.shadowed_path:
+        text += " " + palette.warn(
+            f"(shadowed: {shown(os.path.basename(requester.path or ''))}'s own search finds"
+            f" {shown(node.edge.shadowed_path)})"
+        )
+    if node.hidden_children:
+        text += " " + palette.dim(f"(+{node.hidden_children} below --max-depth)")
+    return text
+
+
+def _header(result: LoadResult, palette: Palette) -> str:
+    header = palette.name(shown(result.main_path))
+    facts = result.main.facts
     interpreter = next((obj for obj in result.objects if obj.via is Via.INTERPRETER), None)
-    elf = main.elf
-    header = palette.name(result.main_path)
-    if elf is not None and elf.interpreter:
-        header += f" (interpreter => {os.fsdecode(elf.interpreter)})"
+    if facts is not None and facts.interpreter:
+        header += f" (interpreter => {shown(facts.interpreter)})"
     elif interpreter is not None:
-        header += f" (interpreter => {interpreter.path})"
-    out.write(header + "\n")
-    if elf is not None and elf.dynamic is None:
+        header += f" (interpreter => {shown(interpreter.path or '')})"
+    return header
+
+
+def _summary(result: LoadResult, hidden: int, truncated: bool) -> str:
+    found = [obj for obj in result.objects[1:] if obj.found]
+    libraries = sum(1 for obj in found if obj.via is not Via.INTERPRETER)
+    interpreter = len(found) - libraries
+    parts = [f"{libraries} {'library' if libraries == 1 else 'libraries'}"]
+    if interpreter:
+        parts.append("the interpreter")
+    text = f"{' and '.join(parts)} loaded"
+    missing = result.missing
+    if missing:
+        names = sorted({obj.display_name for obj in missing})
+        text += f"; {len(names)} not found ({', '.join(shown(name) for name in names[:5])}"
+        text += f" and {len(names) - 5} more)" if len(names) > 5 else ")"
+    elif result.error is None:
+        text += ", all found"
+    through_env = sum(1 for obj in found if obj.via in (Via.LD_LIBRARY_PATH, Via.PRELOAD))
+    if through_env:
+        text += f"; {through_env} only through the given LD_LIBRARY_PATH or preload"
+    if hidden:
+        text += f"; {hidden} not shown"
+    if truncated:
+        text += "; the full view was cut short (too many repeated subtrees)"
+    return text
+
+
+def fix_lines(fix: CombinedFix | None, palette: Palette) -> tuple[str, ...]:
+    """The combined fix for a program with missing libraries, as the tree and audit print it."""
+    if fix is None or not fix.directories:
+        return ()
+    count = len(fix.missing)
+    lines = [palette.name(f"fix: LD_LIBRARY_PATH={shown(fix.ld_library_path)}")]
+    if fix.complete:
+        every = "the missing library resolves" if count == 1 else f"all {count} missing libraries resolve"
+        lines.append(f"     with it {every} (checked by emulating the start again)")
+    else:
+        resolved = count - len([name for name in fix.still_missing if name in fix.missing])
+        lines.append(
+            f"     with it {resolved} of {count} resolve; still not found:"
+            f" {', '.join(shown(name) for name in fix.still_missing)} (no usable copy where elfdeps looked)"
+        )
+    if fix.secure:
+        lines.append("     but a set-user-ID program ignores LD_LIBRARY_PATH: install the libraries, or add a RUNPATH")
+    if fix.cargo_target is not None:
+        lines.append(
+            f"     a cargo build ({shown(fix.cargo_target)}): `cargo run` and `cargo test` set this path themselves;"
+            " to ship it, copy the libraries next to the program and give the copy RUNPATH $ORIGIN"
+        )
+    return tuple(palette.dim(line) if index else line for index, line in enumerate(lines))
+
+
+def render_tree(
+    result: LoadResult,
+    out: TextIO,
+    palette: Palette,
+    options: TreeOptions = TreeOptions(),  # noqa: B008 - an immutable NamedTuple
+    index: DependencyIndex | None = None,
+    fix_lines: tuple[str, ...] = (),
+) -> None:
+    """The tree of one emulated start, then the search lists (-v), ``fix_lines`` and a summary."""
+    out.write(_header(result, palette) + "\n")
+    facts = result.main.facts
+    if facts is not None and not facts.dynamic:
         out.write("    statically linked\n")
-    children: dict[int, list[Edge]] = {}
-    for edge in result.edges:
-        children.setdefault(edge.requester, []).append(edge)
-    expanded: set[int] = set()
-
-    def walk(index: int, depth: int, ancestors: tuple[int, ...]) -> None:
-        for edge in children.get(index, []):
-            if edge.target is None:
-                continue
-            obj = result.objects[edge.target]
-            requester = result.objects[edge.requester]
-            indent = "    " * depth
-            name = os.fsdecode(edge.name)
-            label = via_label(obj, requester)
-            if edge.kind is not DependencyKind.NEEDED:
-                label = f"{edge.kind.value}, {label}"
-            line = _object_line(name, obj, label, palette)
-            if edge.target in ancestors:
-                out.write(f"{indent}{line} {palette.warn('(cycle)')}\n")
-                continue
-            out.write(f"{indent}{line}\n")
-            if not obj.found:
-                for detail in _missing_details(obj, result, palette):
-                    out.write(f"{indent}    {detail}\n")
-                continue
-            if edge.shadowed_path:
-                out.write(
-                    f"{indent}    "
-                    + palette.warn(
-                        f"shadowed: {os.path.basename(requester.path or '')}'s own search finds"
-                        f" {edge.shadowed_path}, but the loader reuses the already-loaded {obj.path}"
-                    )
-                    + "\n"
-                )
-            loading_edge = obj.needed_by == edge.requester and edge.target not in expanded
-            if loading_edge or show_all:
-                expanded.add(edge.target)
-                walk(edge.target, depth + 1, (*ancestors, edge.target))
-
-    walk(0, 1, (0,))
+    nodes, truncated = dependency_tree(result, index, full=options.full, max_depth=options.max_depth)
+    visible = _visible(nodes, result, options)
+    drawing = _Drawing(visible, options.unicode)
+    missing_shown: list[int] = []
+    for position, node in enumerate(visible[1:], 1):
+        out.write(drawing.prefix(position, node) + _line(node, result, options, palette) + "\n")
+        if node.role is NodeRole.NOT_FOUND and node.object not in missing_shown:
+            missing_shown.append(node.object)
+    for line in _details(result, missing_shown, options, palette):
+        out.write(line + "\n")
     if result.error is not None:
         error = result.error
-        where = f" ({error.path})" if error.path and error.path != error.name else ""
-        out.write(palette.bad(f"    loading stops: {error.name}{where}: {error.message}") + "\n")
+        where = f" ({shown(error.path)})" if error.path and error.path != error.name else ""
+        out.write(palette.bad(f"loading stops: {shown(error.name)}{where}: {shown(error.message)}") + "\n")
     for warning in result.warnings:
-        out.write(palette.warn(f"    {warning}") + "\n")
+        out.write(palette.warn(shown(warning)) + "\n")
+    for line in fix_lines:
+        out.write(line + "\n")
+    shown_objects = {node.object for node in visible}
+    hidden = sum(1 for obj in result.objects[1:] if obj.index not in shown_objects and obj.via is not Via.INTERPRETER)
+    out.write(palette.dim(_summary(result, hidden if options.hide or options.hide_system else 0, truncated)) + "\n")
+
+
+def _missing_for(result: LoadResult, index: int) -> str:
+    obj = result.objects[index]
+    requester = result.objects[obj.needed_by] if obj.needed_by is not None else result.main
+    return f"{shown(obj.display_name)} for {shown(os.path.basename(requester.path or result.main_path))}"
+
+
+def _details(result: LoadResult, missing: list[int], options: TreeOptions, palette: Palette) -> Iterator[str]:
+    """With -v: the places tried for the libraries not found (one list per group sharing it), the
+    candidates skipped on the way, and every copy found elsewhere."""
+    if not options.verbose or not missing:
+        return
+    for members, lines in _search_groups(result, missing):
+        names = ", ".join(_missing_for(result, index) for index in members)
+        yield palette.dim(f"{names}: searched, in order:" if lines else f"{names}: no place to search")
+        for line in lines:
+            yield "    " + (palette.warn(line) if "skipped" in line or "error" in line else line)
+        for index in members:
+            for match in result.objects[index].nearby:
+                verdict = "" if match.suitable else palette.warn(" (wrong class or machine: would not fix it)")
+                yield f"    found elsewhere: {shown(match.path)}{verdict}"
+                if match.note:
+                    yield palette.warn(f"      {shown(match.note)}")

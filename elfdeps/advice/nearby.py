@@ -8,15 +8,15 @@ a stale ld.so.cache).
 
 from __future__ import annotations
 
-import glob
 import os
+from collections.abc import Mapping
 
 from elfdeps.elf.cache import FileCache
 from elfdeps.loader.environment import TargetSystem
 from elfdeps.loader.verify import VerdictKind, open_verify
 from elfdeps.model import LoadedObject, LoadResult, NearbyMatch
 
-__all__ = ["explain_missing"]
+__all__ = ["explain_missing", "rust_toolchain_dirs"]
 
 MAX_DIRECTORIES = 400
 MAX_MATCHES = 5
@@ -29,18 +29,30 @@ def _children(target: TargetSystem, directory: str, limit: int = 64) -> list[str
     return [os.path.join(directory, name) for name in names if target.fs.is_directory(os.path.join(directory, name))]
 
 
-def _rust_toolchain_dirs(target: TargetSystem) -> list[str]:
-    if target.fs.root is not None:
+def rust_toolchain_dirs(environ: Mapping[str, str]) -> tuple[str, ...]:
+    """The library directories of the installed Rust toolchains (``RUSTUP_HOME``, default ~/.rustup)."""
+    home = environ.get("RUSTUP_HOME") or os.path.join(environ.get("HOME") or os.path.expanduser("~"), ".rustup")
+    toolchains = [os.path.join(home, "toolchains", name) for name in _listdir(os.path.join(home, "toolchains"))]
+    dirs = [
+        os.path.join(toolchain, "lib", "rustlib", target, "lib")
+        for toolchain in toolchains
+        for target in _listdir(os.path.join(toolchain, "lib", "rustlib"))
+        if os.path.isdir(os.path.join(toolchain, "lib", "rustlib", target, "lib"))
+    ]
+    dirs += [
+        os.path.join(toolchain, "lib") for toolchain in toolchains if os.path.isdir(os.path.join(toolchain, "lib"))
+    ]
+    return tuple(dirs)
+
+
+def _listdir(directory: str) -> list[str]:
+    try:
+        return sorted(os.listdir(directory))
+    except OSError:
         return []
-    homes = {os.environ.get("RUSTUP_HOME") or os.path.expanduser("~/.rustup")}
-    dirs: list[str] = []
-    for home in homes:
-        dirs += sorted(glob.glob(os.path.join(home, "toolchains", "*", "lib", "rustlib", "*", "lib")))
-        dirs += sorted(glob.glob(os.path.join(home, "toolchains", "*", "lib")))
-    return dirs
 
 
-def _candidate_directories(target: TargetSystem, starts: list[str]) -> list[str]:
+def _candidate_directories(target: TargetSystem, starts: list[str], toolchains: tuple[str, ...]) -> list[str]:
     found: list[str] = []
 
     seen: set[str] = set()
@@ -68,13 +80,19 @@ def _candidate_directories(target: TargetSystem, starts: list[str]) -> list[str]
             if parent == directory:
                 break
             directory = parent
-    for directory in (*target.conf_dirs, *_rust_toolchain_dirs(target)):
+    # A sysroot's programs are not run with this machine's toolchains.
+    for directory in (*target.conf_dirs, *(toolchains if target.fs.root is None else ())):
         add(directory)
     return found
 
 
 def _matches_for(
-    obj: LoadedObject, requester: LoadedObject, result: LoadResult, target: TargetSystem, files: FileCache
+    obj: LoadedObject,
+    requester: LoadedObject,
+    result: LoadResult,
+    target: TargetSystem,
+    files: FileCache,
+    toolchains: tuple[str, ...],
 ) -> tuple[NearbyMatch, ...]:
     name = obj.display_name
     if "/" in name:
@@ -83,7 +101,7 @@ def _matches_for(
     starts = [requester_dir, os.path.dirname(result.main_path) or "."]
     tried = {os.path.normpath(a.directory) for a in obj.attempts if a.directory}
     matches: list[NearbyMatch] = []
-    for directory in _candidate_directories(target, starts):
+    for directory in _candidate_directories(target, starts, toolchains):
         if os.path.normpath(directory) in tried:
             continue
         path = os.path.join(directory, name)
@@ -110,15 +128,20 @@ def _matches_for(
     return tuple(matches)
 
 
-def explain_missing(result: LoadResult, files: FileCache) -> LoadResult:
-    """The same result with ``nearby`` filled in for every library not found."""
-    target = result.target
+def explain_missing(
+    result: LoadResult, files: FileCache, target: TargetSystem | None, toolchains: tuple[str, ...] = ()
+) -> LoadResult:
+    """The same result with ``nearby`` filled in for every library not found.
+
+    ``target`` is the system the result was emulated against; ``toolchains`` the Rust toolchain
+    library directories to look in (``rust_toolchain_dirs``).
+    """
     if target is None or all(obj.found for obj in result.objects):
         return result
     objects = list(result.objects)
     for index, obj in enumerate(objects):
         if obj.found or obj.needed_by is None:
             continue
-        nearby = _matches_for(obj, result.objects[obj.needed_by], result, target, files)
+        nearby = _matches_for(obj, result.objects[obj.needed_by], result, target, files, toolchains)
         objects[index] = obj._replace(nearby=nearby)
     return result._replace(objects=tuple(objects))
