@@ -24,6 +24,9 @@ Tolerances (named; the only ones):
   cannot be probed with ``find``; our names are compared after the same lossy decoding.
 - PYELFTOOLS_VERSIONS_NEED_SECTIONS (pyelftools): without section headers it reads no versions, so
   symbols are compared without their version fields and ``versions()`` with LIEF only.
+- PYELFTOOLS_RELOCATIONS_ON_FIXTURES (pyelftools, cost): pyelftools parses every relocation through
+  construct, relative ones included (13 s for libLLVM's 382k); its relocations are compared on the
+  fixtures, while on system files the references are compared with LIEF's and GNU readelf's.
 """
 
 from __future__ import annotations
@@ -115,27 +118,21 @@ def elf_h() -> dict[str, int]:
 
 def expected_references(inputs: LookupInputs) -> tuple[tuple[int, str, bool], ...]:
     rules = GLIBC_TYPES.get((inputs.machine, inputs.bits))
-    numbers = elf_h()
     found = []
-    for reloc in inputs.relocations:
-        if reloc.symbol == 0:
-            continue  # STN_UNDEF: nothing to look up (dl-reloc.c RESOLVE_MAP: a local symbol)
-        if rules is None:
-            if reloc.type != 0:
+    if rules is None:
+        for reloc in inputs.relocations:
+            if reloc.symbol != 0 and reloc.type != 0:  # STN_UNDEF names nothing; type 0 is R_*_NONE
                 found.append((reloc.symbol, "unknown", False))
-            continue
-        number = {
-            name: numbers[rules.prefix + name] for name in {*rules.no_lookup, *rules.plt, rules.jump_slot, rules.copy}
-        }
-        if reloc.type in {number[name] for name in rules.no_lookup}:
-            continue
-        if reloc.type == number[rules.copy]:
-            kind = "copy"
-        elif reloc.type in {number[name] for name in rules.plt}:
-            kind = "plt"
-        else:
-            kind = "data"
-        found.append((reloc.symbol, kind, reloc.table == "plt" and reloc.type == number[rules.jump_slot]))
+        return tuple(found)
+    numbers = elf_h()
+    no_lookup = {numbers[rules.prefix + name] for name in rules.no_lookup}
+    plt = {numbers[rules.prefix + name] for name in rules.plt}
+    copy, jump_slot = numbers[rules.prefix + rules.copy], numbers[rules.prefix + rules.jump_slot]
+    for reloc in inputs.relocations:
+        if reloc.symbol == 0 or reloc.type in no_lookup:
+            continue  # STN_UNDEF: nothing to look up (dl-reloc.c RESOLVE_MAP: a local symbol)
+        kind = "copy" if reloc.type == copy else "plt" if reloc.type in plt else "data"
+        found.append((reloc.symbol, kind, reloc.table == "plt" and reloc.type == jump_slot))
     return tuple(found)
 
 
@@ -200,19 +197,26 @@ def _differences(expected: LookupFacts, got: LookupFacts) -> list[str]:
     return found
 
 
-def lookup_problems(path: str, mine: Facts, reference: dict[str, Facts]) -> list[str]:
+def lookup_problems(
+    path: str, mine: Facts, reference: dict[str, Facts], pyelftools_relocations: bool = True
+) -> list[str]:
     """Where our lookup path differs from glibc's rules applied to each reference reader's facts
     (``reference``: reader name -> its ``Facts`` of ``path``, "LIEF" and/or "pyelftools"), and where our
-    references differ from GNU readelf's relocations."""
+    references differ from GNU readelf's relocations. elfdeps is asked once, for every name probed."""
+    probes = {reader: _probe_names(theirs, exact=reader == "LIEF") for reader, theirs in reference.items()}
+    everything = our_lookup_facts(path, tuple(sorted({name for names in probes.values() for name in names})))
+    found = dict(everything.find)
     problems = []
-    inputs_of = {"LIEF": lief_lookup_inputs, "pyelftools": pyelftools_lookup_inputs}
     for reader, theirs in reference.items():
-        exact = reader == "LIEF"
-        inputs = inputs_of[reader](path)
-        names = _probe_names(theirs, exact)
-        ours = our_lookup_facts(path, names)
-        expected = expected_lookup(theirs, inputs, names)
-        if not exact:  # NON_UTF8_REPLACED
+        if reader == "LIEF":
+            inputs = lief = lief_lookup_inputs(path)
+        else:
+            inputs = pyelftools_lookup_inputs(path, with_relocations=pyelftools_relocations)
+        expected = expected_lookup(theirs, inputs, probes[reader])
+        if reader != "LIEF" and not pyelftools_relocations:  # PYELFTOOLS_RELOCATIONS_ON_FIXTURES
+            expected = dataclasses.replace(expected, references=everything.references)
+        ours = dataclasses.replace(everything, find=tuple((name, found[name]) for name in probes[reader]))
+        if reader != "LIEF":  # NON_UTF8_REPLACED
             lossy = mine.map_names(lambda n: n.decode("utf-8", "replace").encode())
             ours = dataclasses.replace(
                 ours,
@@ -226,9 +230,12 @@ def lookup_problems(path: str, mine: Facts, reference: dict[str, Facts]) -> list
                 versions=expected.versions,
             )
         problems += [f"[{reader}] {text}" for text in _differences(expected, ours)]
-    lief = lief_lookup_inputs(path)
+    if "LIEF" not in reference:
+        lief = lief_lookup_inputs(path)
     readelf = expected_references(dataclasses.replace(lief, relocations=readelf_relocations(path)))
-    ours = our_lookup_facts(path, ())
-    if ours.references != readelf:
-        problems += [f"[readelf] {text}" for text in _differences(dataclasses.replace(ours, references=readelf), ours)]
+    if everything.references != readelf:
+        problems += [
+            f"[readelf] {text}"
+            for text in _differences(dataclasses.replace(everything, references=readelf), everything)
+        ]
     return problems

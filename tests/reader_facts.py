@@ -481,7 +481,7 @@ def _without_plt_overlap(
     return dyn
 
 
-def pyelftools_lookup_inputs(path: str) -> LookupInputs:
+def pyelftools_lookup_inputs(path: str, with_relocations: bool = True) -> LookupInputs:
     from elftools.elf.dynamic import DynamicSegment
     from elftools.elf.elffile import ELFFile
     from elftools.elf.hash import GNUHashTable
@@ -509,6 +509,8 @@ def pyelftools_lookup_inputs(path: str) -> LookupInputs:
                 return []
             return [Relocation(kind, r["r_info_sym"], r["r_info_type"]) for r in table.iter_relocations()]
 
+        if not with_relocations:
+            return LookupInputs(machine, bits, first_hashed, ())
         dyn = rows("RELA", "dyn") or rows("REL", "dyn")
         plt = rows("JMPREL", "plt")
         rel = "DT_RELA" if "DT_RELA" in tags else "DT_REL"
