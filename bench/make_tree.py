@@ -255,9 +255,7 @@ def verify(root: Path, n: int) -> None:
     missing = [name for name, path in entries if path is None]
     inside = {os.path.realpath(path) for _, path in entries if path and path.startswith(str(root.resolve()))}
     if missing or len(inside) != n:
-        raise SystemExit(
-            f"make_tree: {exe}: ld.so resolves {len(inside)} of {n} tree libraries; not found: {missing}"
-        )
+        raise SystemExit(f"make_tree: {exe}: ld.so resolves {len(inside)} of {n} tree libraries; not found: {missing}")
 
 
 def manifest_for(n: int, seed: int) -> dict[str, object]:

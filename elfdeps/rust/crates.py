@@ -1,0 +1,275 @@
+"""Which crate builds live in which loaded object, who imports them and where those imports bind, and
+the problems that follow (rust.md §6.2-6.4): a pure function of a LoadResult and the run's FileCache
+(and, optionally, the BindingReport of the same run).
+
+- Only objects that are Rust (kind != not-rust, :mod:`elfdeps.rust.objects`) are examined; C files
+  cost a few C-speed searches each.
+- Definitions are the expensive fact (every exported name parsed). With ``complete=False`` (what an
+  audit needs) the largest Rust object's definitions are skipped when they cannot matter: no other
+  object holds a crate whose name even occurs in its symbol names, and no import is left unresolved.
+  That keeps rustc's own tree (librustc_driver: 20k exported v0 names) cheap. ``complete=True``
+  (the ``crates`` view) always reads everything.
+- Duplication counts objects, not symbols; builds held within one single object (rustc_driver holds
+  std's hashbrown and its own) are rustc's business, not a problem.
+
+Public API: :func:`crate_report` -> :class:`CrateReport`; :class:`ObjectCrates`, :class:`CrateBuild`,
+:class:`ImportSite`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from elfdeps.elf.symbols import can_bind
+from elfdeps.errors import ElfFormatError
+from elfdeps.facts import TYPE_CHECKING, Fact
+from elfdeps.rust import detect
+from elfdeps.rust.mangling import Crate
+from elfdeps.rust.objects import (
+    SYMTAB_KINDS,
+    CrateCode,
+    Defines,
+    Imports,
+    RustFacts,
+    rust_defines,
+    rust_facts,
+    rust_imports,
+)
+from elfdeps.rust.problems import Holder, Problem
+
+if TYPE_CHECKING:
+    from elfdeps.binding import BindingReport
+    from elfdeps.elf.cache import FileCache
+    from elfdeps.elf.reader import ElfFile
+    from elfdeps.model import LoadResult
+
+__all__ = ["CrateBuild", "CrateReport", "ImportSite", "ObjectCrates", "crate_report"]
+
+NO_CODE = CrateCode(0, 0, ())
+
+
+class ObjectCrates(Fact):
+    """One loaded Rust object's facts."""
+
+    object: int  # index in load order
+    facts: RustFacts
+    imports: Imports
+    defines: Defines | None  # None: skipped (complete=False, provably not needed)
+
+    @property
+    def fingerprints(self) -> tuple[int, ...]:
+        """The ``__rustc`` disambiguators its names carry: each identifies the rustc that made the code
+        (defined) or the toolchain std it needs (imported) (rust.md §1.1)."""
+        crates = set(self.imports.crates) | set(self.defines.crates if self.defines is not None else ())
+        return tuple(sorted(crate.scid for crate in crates if crate.name == b"__rustc" and crate.scid is not None))
+
+
+class ImportSite(Fact):
+    """One object's references to one crate build, and where they bind."""
+
+    object: int
+    names: tuple[bytes, ...]
+    bound_to: tuple[tuple[int | None, int], ...]  # (target object or None = unresolved, count); () = unknown
+
+
+class CrateBuild(Fact):
+    crate: Crate
+    holders: tuple[Holder, ...]
+    importers: tuple[ImportSite, ...]
+
+
+class CrateReport(Fact):
+    objects: tuple[ObjectCrates, ...]  # the Rust objects, in load order
+    builds: tuple[CrateBuild, ...]  # sorted by crate name, then StableCrateId
+    problems: tuple[Problem, ...]
+    complete: bool  # every Rust object's definitions were read
+    unreadable: tuple[tuple[int, str], ...] = ()  # objects whose symbols could not be read, and why
+
+
+def crate_report(
+    result: LoadResult, files: FileCache, binding: BindingReport | None = None, *, complete: bool = True
+) -> CrateReport:
+    """The crates of a loaded program and their problems (see the module docstring). ``files`` is the
+    run's FileCache (the one the emulation and the binding read through)."""
+    rust: list[tuple[int, ElfFile, RustFacts]] = []
+    paths: dict[int, str] = {}
+    imports: dict[int, Imports] = {}
+    unreadable: list[tuple[int, str]] = []
+    for obj in result.objects:
+        if not obj.found or obj.host_path is None:
+            continue
+        try:
+            elf = files.elf(obj.host_path)
+            facts = rust_facts(elf)
+            if facts.is_rust:
+                imports[obj.index] = rust_imports(elf)
+        except ElfFormatError as error:  # the audit reports the file as malformed; here it is left out
+            unreadable.append((obj.index, str(error)))
+            continue
+        if facts.is_rust:
+            rust.append((obj.index, elf, facts))
+            paths[obj.index] = obj.path or obj.host_path
+    targets = _binding_targets(binding, frozenset(imports))
+    unresolved = _unresolved(result, files, imports, targets)
+    skipped = None if complete or unresolved else _skippable(rust)
+    defines: dict[int, Defines] = {}
+    for index, elf, _ in rust:
+        if index != skipped:
+            try:
+                defines[index] = rust_defines(elf)
+            except ElfFormatError as error:
+                unreadable.append((index, str(error)))
+    objects = tuple(ObjectCrates(index, facts, imports[index], defines.get(index)) for index, _, facts in rust)
+    holders = _holders(objects)
+    elfs = {index: elf for index, elf, _ in rust}
+    found = [
+        detect.RustObject(
+            item.object, item.facts, item.imports, item.defines, paths[item.object], _soname(elfs[item.object])
+        )
+        for item in objects
+    ]
+    problems: list[Problem] = []
+    problems += detect.duplicates(holders, found, targets)
+    problems += detect.two_builds(holders, found, elfs, targets)
+    problems += detect.mismatches(unresolved, holders, {item.object: item.facts for item in objects})
+    problems += detect.toolchain_mix(found, result)
+    problems += detect.soname_mismatches(found)
+    builds = _builds(holders, imports, targets)
+    return CrateReport(objects, builds, tuple(problems), skipped is None and not unreadable, tuple(unreadable))
+
+
+def _soname(elf: ElfFile) -> bytes | None:
+    return elf.dynamic.soname if elf.dynamic is not None else None
+
+
+# -- bindings -------------------------------------------------------------------------------------
+
+
+def _binding_targets(
+    binding: BindingReport | None, requesters: frozenset[int]
+) -> dict[tuple[int, bytes], int | None] | None:
+    """(requester, symbol) -> the object it binds to, for the Rust requesters; None without a report."""
+    if binding is None:
+        return None
+    targets: dict[tuple[int, bytes], int | None] = {}
+    for item in binding.bindings:
+        if item.requester in requesters:
+            targets.setdefault((item.requester, item.symbol), item.target)
+    return targets
+
+
+def _provided(result: LoadResult, files: FileCache, name: bytes) -> bool:
+    """Whether a loaded object has a definition of ``name`` that can bind (hash-table lookups, no scan)."""
+    for obj in result.objects:
+        if not obj.found or obj.host_path is None:
+            continue
+        try:
+            table = files.elf(obj.host_path).symbol_table
+            for index in table.find(name):
+                symbol = table.symbol(index)
+                if can_bind(symbol.bind, symbol.type, symbol.visibility, symbol.value, symbol.shndx):
+                    return True
+        except ElfFormatError:
+            continue
+    return False
+
+
+def _unresolved(
+    result: LoadResult,
+    files: FileCache,
+    imports: dict[int, Imports],
+    targets: dict[tuple[int, bytes], int | None] | None,
+) -> dict[tuple[int, Crate], tuple[bytes, ...]]:
+    """Per (importer, expected v0 build), the references nothing loaded defines. With a binding report,
+    only references the loader looks up (named by a relocation); without one, every undefined name."""
+    missing: dict[tuple[int, Crate], tuple[bytes, ...]] = {}
+    for index, found in imports.items():
+        for crate, names in found.crates.items():
+            if crate.scid is None:
+                continue  # legacy names carry no build; missing-symbol covers them
+            if targets is not None:
+                lost = tuple(name for name in names if (index, name) in targets and targets[(index, name)] is None)
+            else:
+                lost = tuple(name for name in names if not _provided(result, files, name))
+            if lost:
+                missing[(index, crate)] = lost
+    return missing
+
+
+# -- holders and builds ---------------------------------------------------------------------------
+
+
+def _holders(objects: Iterable[ObjectCrates]) -> dict[Crate, list[Holder]]:
+    holders: dict[Crate, list[Holder]] = {}
+    for item in objects:
+        identity = item.facts.crate
+        codes = dict(item.defines.crates) if item.defines is not None else {}
+        if identity is not None and identity not in codes:
+            codes[identity] = NO_CODE  # the dylib of a crate whose code is all generic: it holds the crate
+        for crate, code in codes.items():
+            holder = Holder(item.object, code.exported, code.private, code.statics, crate == identity)
+            holders.setdefault(crate, []).append(holder)
+    return holders
+
+
+def _builds(
+    holders: dict[Crate, list[Holder]],
+    imports: dict[int, Imports],
+    targets: dict[tuple[int, bytes], int | None] | None,
+) -> tuple[CrateBuild, ...]:
+    sites: dict[Crate, list[ImportSite]] = {}
+    for index, found in imports.items():
+        for crate, names in found.crates.items():
+            bound: tuple[tuple[int | None, int], ...] = ()
+            if targets is not None:
+                counts: dict[int | None, int] = {}
+                for name in names:
+                    if (index, name) in targets:
+                        target = targets[(index, name)]
+                        counts[target] = counts.get(target, 0) + 1
+                bound = tuple(sorted(counts.items(), key=lambda item: (item[0] is None, item[0] or 0)))
+            sites.setdefault(crate, []).append(ImportSite(index, names, bound))
+    crates = sorted(set(holders) | set(sites), key=lambda crate: (crate.name, crate.scid or 0))
+    return tuple(CrateBuild(crate, tuple(holders.get(crate, ())), tuple(sites.get(crate, ()))) for crate in crates)
+
+
+def _skippable(rust: list[tuple[int, ElfFile, RustFacts]]) -> int | None:
+    """The largest Rust object, when its definitions cannot create a problem: no crate held by any other
+    Rust object occurs by name in its symbol names (C-speed searches of its string tables)."""
+    if len(rust) < 2:
+        return rust[0][0] if rust else None
+    index, elf, facts = max(rust, key=lambda item: item[1].size)
+    names: set[bytes] = set()
+    try:
+        for other, other_elf, other_facts in rust:
+            if other == index:
+                continue
+            names.update(crate.name for crate in rust_defines(other_elf).crates)
+            names.update(rust_defines(other_elf).legacy_crate_names())
+            if other_facts.crate is not None:
+                names.add(other_facts.crate.name)
+        if facts.crate is not None and facts.crate.name in names:
+            return None
+        symtab = facts.kind in SYMTAB_KINDS
+        return index if not any(_mentions(elf, name, symtab=symtab) for name in names) else None
+    except ElfFormatError:
+        return None  # read everything; the unreadable object is reported by the caller
+
+
+def _mentions(elf: ElfFile, name: bytes, *, symtab: bool) -> bool:
+    """Whether a crate name could be in one of the symbol names its definitions are read from (the
+    dynamic string table, and ``.strtab`` for the kinds whose ``.symtab`` is read): v0 or legacy."""
+    if not name.isascii() or not name.replace(b"_", b"a").isalnum():
+        return True  # punycode: its mangled spelling differs; assume it may be there
+    literals = {b"%d%s" % (len(name), name)}
+    if name[:1] == b"_" or name[:1].isdigit():
+        literals.add(b"%d_%s" % (len(name), name))
+    ranges = []
+    if elf.dynamic is not None:
+        ranges.append(elf.string_table_bounds())
+    if symtab:
+        for section in elf.sections:
+            if section.name == b".strtab":
+                ranges.append((section.offset, min(section.offset + section.size, elf.size)))
+    data = elf.data
+    return any(data.find(literal, start, end) >= 0 for literal in literals for start, end in ranges)
