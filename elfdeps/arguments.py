@@ -20,7 +20,19 @@ from elfdeps.facts import TYPE_CHECKING, Fact
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ["COMMANDS", "Arguments", "Command", "Option", "Positional", "parse", "parse_argparse", "parse_fast"]
+__all__ = [
+    "APPEND",
+    "COMMANDS",
+    "FLAG",
+    "VALUE",
+    "Arguments",
+    "Command",
+    "Option",
+    "Positional",
+    "parse",
+    "parse_argparse",
+    "parse_fast",
+]
 
 FLAG, VALUE, APPEND = "flag", "value", "append"
 

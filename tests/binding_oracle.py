@@ -7,6 +7,9 @@
 
 Trace mode maps and relocates (with IFUNC resolvers suppressed) but never runs FILE. The environment is
 cleared except what the caller sets. Give the real path: ld.so names the main program as given.
+An ELFCLASS32 file is given to the i386 loader, /lib/ld-linux.so.2 (Debian libc6-i386, which
+gcc-multilib installs): `LD_TRACE_LOADED_OBJECTS=1 LD_WARN=1 LD_BIND_NOW=1 /lib/ld-linux.so.2 FILE` is
+ldd -r for it, as /usr/bin/ldd's RTLDLIST would choose it.
 """
 
 from __future__ import annotations
@@ -15,9 +18,22 @@ import re
 import subprocess
 from dataclasses import dataclass
 
-__all__ = ["Binding", "LoaderReport", "Unresolved", "VersionMissing", "bindings", "ldd_d", "ldd_r", "ldd_u"]
+__all__ = [
+    "RTLD",
+    "RTLD32",
+    "Binding",
+    "LoaderReport",
+    "Unresolved",
+    "VersionMissing",
+    "bindings",
+    "ldd_d",
+    "ldd_r",
+    "ldd_u",
+    "loader_for",
+]
 
 RTLD = "/lib64/ld-linux-x86-64.so.2"
+RTLD32 = "/lib/ld-linux.so.2"
 _UNDEFINED = re.compile(r"^undefined symbol: (\S+?)(?:, version (\S+))?\t\((.*)\)$")
 _VERSION = re.compile(r"^.*: (.*): version `(.*)' not found \(required by (.*)\)$")
 _BINDING = re.compile(
@@ -68,10 +84,16 @@ class LoaderReport:
         return self.returncode != 0
 
 
+def loader_for(path: str) -> str:
+    """The loader that runs ``path``: the i386 one for an ELFCLASS32 file, else the x86-64 one."""
+    with open(path, "rb") as handle:
+        return RTLD32 if handle.read(5)[4:] == b"\x01" else RTLD
+
+
 def _run(path: str, env: dict[str, str], cwd: str | None, timeout: float) -> subprocess.CompletedProcess[str]:
     environment = {"PATH": "/usr/bin:/bin", "LD_TRACE_LOADED_OBJECTS": "1", **env}
     return subprocess.run(
-        [RTLD, path],
+        [loader_for(path), path],
         env=environment,
         cwd=cwd,
         capture_output=True,

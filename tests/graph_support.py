@@ -90,8 +90,9 @@ def _dynamic(path: str) -> tuple[list[str], str | None]:
         elf = ELFFile(handle)
         for section in elf.iter_sections():
             if isinstance(section, DynamicSection):
-                needed = [tag.needed for tag in section.iter_tags() if tag.entry.d_tag == "DT_NEEDED"]
-                sonames = [tag.soname for tag in section.iter_tags() if tag.entry.d_tag == "DT_SONAME"]
+                tags: list[Any] = list(section.iter_tags())  # pyelftools sets .needed/.soname at run time
+                needed = [tag.needed for tag in tags if tag.entry.d_tag == "DT_NEEDED"]
+                sonames = [tag.soname for tag in tags if tag.entry.d_tag == "DT_SONAME"]
                 return needed, sonames[0] if sonames else None
     return [], None
 
@@ -107,7 +108,7 @@ def loader_graph(program: str, cwd: str) -> tuple[set[str], set[tuple[str, str]]
         by_name.setdefault(name, key)
         nodes.add(key)
     found = [program, *(key for key in nodes if not key.startswith("missing:") and key != program)]
-    by_soname = {}
+    by_soname: dict[str, str] = {}
     for path in found:
         _needed, soname = _dynamic(path)
         if soname is not None:

@@ -6,10 +6,14 @@ prints the list; it relocates and runs nothing of FILE (elfdeps itself never doe
 
 from __future__ import annotations
 
+import functools
+import json
 import os
 import re
 import subprocess
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 RTLD = "/lib64/ld-linux-x86-64.so.2"
 _ADDRESS = re.compile(r" \(0x[0-9a-f]+\)$")
@@ -43,15 +47,63 @@ def is_elf(path: str) -> bool:
         return False
 
 
-def system_elf_files(
-    roots: tuple[str, ...] = ("/usr/bin", "/usr/sbin", "/usr/lib/x86_64-linux-gnu"),
-) -> list[str]:
-    """Every regular ELF file below the roots (symlinks skipped: their targets are listed themselves)."""
+_ROOTS = ("/usr/bin", "/usr/sbin", "/usr/lib/x86_64-linux-gnu")
+
+
+@functools.cache
+def system_elf_files(roots: tuple[str, ...] = _ROOTS) -> list[str]:
+    """Every regular ELF file below the roots (symlinks skipped: their targets are listed themselves).
+
+    Cheap at collection time: walked once per process, and whether a file is ELF is remembered across
+    runs (in the fixture cache, by path, size and mtime), so a file's first bytes are read only when
+    it is new or changed. Listing directories and stat'ing entries is all a rerun costs.
+    """
+    remembered = _load_magic_cache()
+    known: dict[str, list[int | bool]] = {}
     found = []
-    for root in roots:
-        for directory, _dirs, names in os.walk(root):
-            for name in names:
-                path = os.path.join(directory, name)
-                if not os.path.islink(path) and os.path.isfile(path) and is_elf(path):
-                    found.append(path)
+    stack = list(roots)
+    while stack:
+        try:
+            entries = list(os.scandir(stack.pop()))
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                stack.append(entry.path)
+                continue
+            if entry.is_symlink() or not entry.is_file(follow_symlinks=False):
+                continue
+            stat = entry.stat(follow_symlinks=False)
+            old = remembered.get(entry.path)
+            if old is not None and old[:2] == [stat.st_size, stat.st_mtime_ns]:
+                elf = bool(old[2])
+            else:
+                elf = is_elf(entry.path)
+            known[entry.path] = [stat.st_size, stat.st_mtime_ns, elf]
+            if elf:
+                found.append(entry.path)
+    if known != remembered:
+        _store_magic_cache(known)
     return sorted(found)
+
+
+def _magic_cache_path() -> Path:
+    from fixtures.builder import cache_root
+
+    return cache_root() / "system-elf-files.json"
+
+
+def _load_magic_cache() -> dict[str, list[int | bool]]:
+    try:
+        loaded = json.loads(_magic_cache_path().read_text())
+    except (OSError, ValueError):
+        return {}
+    return loaded if isinstance(loaded, dict) else {}
+
+
+def _store_magic_cache(known: dict[str, list[int | bool]]) -> None:
+    """Written to a temporary file renamed into place: parallel workers never see half a file."""
+    target = _magic_cache_path()
+    with tempfile.NamedTemporaryFile("w", dir=target.parent, prefix=".system-elf-files-", delete=False) as handle:
+        json.dump(known, handle)
+    os.replace(handle.name, target)

@@ -10,21 +10,29 @@ lossy cases are tolerances named in test_reader_differential.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from elfdeps.elf.cache import FileCache, OpenFailure
 
 __all__ = [
     "Definition",
     "Facts",
+    "LookupFacts",
+    "LookupInputs",
     "Need",
+    "Relocation",
     "Requirement",
     "SymbolFacts",
     "lief_facts",
+    "lief_lookup_inputs",
     "our_facts",
+    "our_lookup_facts",
     "pyelftools_dynsym_section_count",
     "pyelftools_facts",
+    "pyelftools_lookup_inputs",
+    "readelf_relocations",
 ]
 
 VERSYM_HIDDEN = 0x8000
@@ -172,9 +180,9 @@ def _utf8(text: str) -> bytes:
     return text.encode("utf-8")
 
 
-def _enum(table: dict, value: object) -> int:
+def _enum(table: Mapping[str, int], value: object) -> int:
     """pyelftools names known enum values ('STB_GLOBAL') and passes unknown ones through as ints."""
-    return value if isinstance(value, int) else table[value]
+    return value if isinstance(value, int) else table[str(value)]
 
 
 # When a string tag repeats, the last entry counts: glibc's elf_get_dynamic_info stores each entry in
@@ -201,7 +209,7 @@ def pyelftools_facts(path: str) -> Facts:
         dynamic = None
         for segment in elf.iter_segments():
             if isinstance(segment, InterpSegment) and interpreter is None:
-                interpreter = _utf8(segment.get_interp_name())
+                interpreter = _utf8(segment.get_interp_name() or "")
             elif isinstance(segment, DynamicSegment) and dynamic is None:
                 dynamic = segment
 
@@ -211,6 +219,7 @@ def pyelftools_facts(path: str) -> Facts:
         symbols: list[SymbolFacts] = []
         if dynamic is not None:
             has_symtab = False
+            tag: Any  # pyelftools sets .needed, .soname, .rpath, .runpath on a tag at run time
             for tag in dynamic.iter_tags():
                 kind = tag.entry.d_tag
                 if kind == "DT_NEEDED":
@@ -268,6 +277,7 @@ def pyelftools_facts(path: str) -> Facts:
                         Requirement(_utf8(aux.name), aux["vna_hash"], aux["vna_flags"], aux["vna_other"])
                         for aux in auxiliaries
                     )
+                    assert verneed.name is not None, f"{path}: pyelftools found a verneed without a file name"
                     needs.append(Need(_utf8(verneed.name), versions))
             elif isinstance(section, GNUVerDefSection):
                 for verdef, auxiliaries in section.iter_versions():
@@ -316,7 +326,7 @@ def _lief_bytes(text: str | bytes) -> bytes:
     return text if isinstance(text, bytes) else text.encode("utf-8")
 
 
-def _lief_config():  # type: ignore[no-untyped-def]
+def _lief_config() -> Any:  # lief.ELF.ParserConfig
     import lief
 
     config = lief.ELF.ParserConfig()
@@ -340,6 +350,7 @@ def lief_facts(path: str) -> Facts:
     soname = rpath = runpath = None
     flags = flags_1 = 0
     has_dynamic = any(seg.type == lief.ELF.Segment.TYPE.DYNAMIC for seg in binary.segments)
+    entry: Any  # LIEF hands out DynamicEntry subclasses (.name, .rpath, .runpath) typed as the base class
     for entry in binary.dynamic_entries:
         if entry.tag == tag.NEEDED:
             needed.append(_lief_bytes(entry.name))
@@ -403,3 +414,171 @@ def lief_facts(path: str) -> Facts:
         has_versions=True,
         comment=comment,
     )
+
+
+# ------------------------------------------------------------------- the lookup path (what binding reads)
+
+
+@dataclass(frozen=True, slots=True)
+class Relocation:
+    """One dynamic relocation: from the DT_REL/DT_RELA table ("dyn") or DT_JMPREL ("plt")."""
+
+    table: str
+    symbol: int
+    type: int
+
+
+@dataclass(frozen=True, slots=True)
+class LookupInputs:
+    """What a reference reader says about the parts of a file the loader's lookups read."""
+
+    machine: int
+    bits: int
+    first_hashed: int  # lowest .dynsym index the hash table reaches (DT_GNU_HASH symoffset; 1 for DT_HASH)
+    relocations: tuple[Relocation, ...]  # in table order, DT_REL(A) first, the JMPREL overlap removed
+
+
+@dataclass(frozen=True, slots=True)
+class LookupFacts:
+    """What elfdeps' lookup path (ElfFile.symbol_table, ElfFile.symbol_references) answers."""
+
+    symbols: tuple[SymbolFacts, ...]  # SymbolTable.symbol(i), every i
+    find: tuple[tuple[bytes, tuple[int, ...]], ...]  # SymbolTable.find(name), for the probed names
+    definition_names: frozenset[bytes]
+    versions: tuple[tuple[int, bytes, int, bool, bytes | None], ...]  # l_versions: index, name, hash, hidden, file
+    references: tuple[tuple[int, str, bool], ...]  # (symbol index, class, lazy)
+
+
+def our_lookup_facts(path: str, names: tuple[bytes, ...]) -> LookupFacts:
+    """elfdeps' answers through the path binding uses, for the names a reference reader lists."""
+    opened = FileCache().open(path)
+    assert not isinstance(opened, OpenFailure), opened
+    elf = opened.elf()
+    table = elf.symbol_table
+    symbols = []
+    for index in range(table.count):
+        s = table.symbol(index)
+        version = None if s.version_index < 0 else s.version_index
+        symbols.append(
+            SymbolFacts(s.name, s.value, s.size, s.bind, s.type, s.visibility, s.shndx, version, s.hidden_version)
+        )
+    return LookupFacts(
+        symbols=tuple(symbols),
+        find=tuple((name, table.find(name)) for name in names),
+        definition_names=table.definition_names(),
+        versions=tuple(sorted((index, e.name, e.hash, e.hidden, e.file) for index, e in table.versions().items())),
+        references=tuple((r.symbol_index, r.reloc_class.value, r.lazy) for r in elf.symbol_references),
+    )
+
+
+def _without_plt_overlap(
+    dyn: list[Relocation], plt: list[Relocation], dyn_end: int | None, plt_end: int | None
+) -> list[Relocation]:
+    """glibc elf/dynamic-link.h _ELF_DYNAMIC_DO_RELOC: when the DT_REL(A) range ends where the DT_JMPREL
+    range ends (the PLT relocations inside it), the PLT part is processed once, as the PLT's."""
+    if plt and dyn_end is not None and dyn_end == plt_end:
+        return dyn[: len(dyn) - len(plt)]
+    return dyn
+
+
+def pyelftools_lookup_inputs(path: str, with_relocations: bool = True) -> LookupInputs:
+    from elftools.elf.dynamic import DynamicSegment
+    from elftools.elf.elffile import ELFFile
+    from elftools.elf.hash import GNUHashTable
+
+    with open(path, "rb") as stream:
+        elf = ELFFile(stream)
+        bits = elf.elfclass
+        machine = elf.header["e_machine"]
+        machine = machine if isinstance(machine, int) else _ELFTOOLS_MACHINES[machine]
+        dynamic = next((s for s in elf.iter_segments() if isinstance(s, DynamicSegment)), None)
+        first_hashed = 1
+        relocations: list[Relocation] = []
+        if dynamic is None:
+            return LookupInputs(machine, bits, first_hashed, ())
+        tags = {tag.entry.d_tag: tag.entry.d_val for tag in dynamic.iter_tags()}
+        if "DT_GNU_HASH" in tags:
+            _vaddr, offset = dynamic.get_table_offset("DT_GNU_HASH")
+            assert offset is not None, f"{path}: DT_GNU_HASH is not inside a PT_LOAD segment"
+            first_hashed = GNUHashTable(elf, offset, dynamic).params["symoffset"]
+        tables = dynamic.get_relocation_tables()
+
+        def rows(name: str, kind: str) -> list[Relocation]:
+            table: Any = tables.get(name)  # RelocationTable (RELR tables are not asked for)
+            if table is None:
+                return []
+            return [Relocation(kind, r["r_info_sym"], r["r_info_type"]) for r in table.iter_relocations()]
+
+        if not with_relocations:
+            return LookupInputs(machine, bits, first_hashed, ())
+        dyn = rows("RELA", "dyn") or rows("REL", "dyn")
+        plt = rows("JMPREL", "plt")
+        rel = "DT_RELA" if "DT_RELA" in tags else "DT_REL"
+        dyn_end = tags[rel] + tags.get(rel + "SZ", 0) if rel in tags else None
+        plt_end = tags["DT_JMPREL"] + tags.get("DT_PLTRELSZ", 0) if "DT_JMPREL" in tags else None
+        relocations = _without_plt_overlap(dyn, plt, dyn_end, plt_end) + plt
+        return LookupInputs(machine, bits, first_hashed, tuple(relocations))
+
+
+# pyelftools names e_machine values (the few these tests meet); the numbers are the gABI's.
+_ELFTOOLS_MACHINES = {"EM_386": 3, "EM_X86_64": 62, "EM_AARCH64": 183, "EM_ARM": 40, "EM_RISCV": 243}
+
+
+def lief_lookup_inputs(path: str) -> LookupInputs:
+    import lief
+
+    lief.logging.disable()
+    config = _lief_config()
+    config.parse_relocations = True
+    binary = lief.ELF.parse(path, config)
+    assert binary is not None, f"LIEF could not parse {path}"
+    elf_class = binary.header.identity_class
+    bits = 64 if elf_class == lief.ELF.Header.CLASS.ELF64 else 32
+    machine = int(binary.header.machine_type)
+    first_hashed = binary.gnu_hash.symbol_index if binary.use_gnu_hash and binary.gnu_hash is not None else 1
+    shift, mask = (32, 0xFFFFFFFF) if bits == 64 else (8, 0xFF)
+
+    def rows(relocations: Iterable[Any], kind: str) -> list[Relocation]:
+        found = []
+        for reloc in relocations:
+            info = reloc.r_info(elf_class)
+            found.append(Relocation(kind, info >> shift, info & mask))
+        return found
+
+    return LookupInputs(
+        machine,
+        bits,
+        first_hashed,
+        tuple(rows(binary.dynamic_relocations, "dyn") + rows(binary.pltgot_relocations, "plt")),
+    )
+
+
+def readelf_relocations(path: str) -> tuple[Relocation, ...]:
+    """GNU readelf's view of the dynamic relocations through the dynamic section (`readelf -W -D -r`):
+    the tables ld.so reads, each row's r_info from the Info column."""
+    import re
+    import subprocess
+
+    text = subprocess.run(["readelf", "-W", "-D", "-r", path], capture_output=True, text=True, check=True).stdout
+    header = re.compile(r"^'(\w+)' relocation section at offset 0x([0-9a-f]+) contains (\d+) bytes:$")
+    tables: dict[str, tuple[int, int, list[tuple[int, int]]]] = {}
+    current: list[tuple[int, int]] | None = None
+    bits = 64
+    for line in text.splitlines():
+        if match := header.match(line):
+            current = [] if match[1] in ("REL", "RELA", "PLT") else None
+            if current is not None:
+                tables[match[1]] = (int(match[2], 16), int(match[3]), current)
+            continue
+        fields = line.split()
+        if current is None or len(fields) < 3 or not fields[2].startswith("R_"):
+            continue
+        bits = 64 if len(fields[1]) == 16 else 32
+        info = int(fields[1], 16)
+        current.append((info >> 32, info & 0xFFFFFFFF) if bits == 64 else (info >> 8, info & 0xFF))
+    dyn_offset, dyn_size, dyn_rows = tables.get("RELA") or tables.get("REL") or (0, 0, [])
+    plt_offset, plt_size, plt_rows = tables.get("PLT", (0, 0, []))
+    dyn = [Relocation("dyn", sym, kind) for sym, kind in dyn_rows]
+    plt = [Relocation("plt", sym, kind) for sym, kind in plt_rows]
+    dyn_end = dyn_offset + dyn_size if dyn_rows else None
+    return tuple(_without_plt_overlap(dyn, plt, dyn_end, plt_offset + plt_size) + plt)

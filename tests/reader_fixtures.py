@@ -15,7 +15,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["EXPECTED", "FIXTURE_NAMES", "Expected", "build_reader_fixtures"]
+__all__ = ["EXPECTED", "FIXTURE_NAMES", "RELOC_MACHINES", "Expected", "build_reader_fixtures"]
 
 _VERSIONED_SOURCE = r"""
 int v_old_impl(void) { return 1; }
@@ -42,6 +42,36 @@ __asm__(".symver v_old, v@LIBV_1.0");
 int main(void) { return v() + v_old(); }
 """
 _PROGRAM_SOURCE = '#include <stdio.h>\nint main(void) { puts("hi"); return 0; }'
+# Relocation fixtures: every class of elf_machine_type_class on each machine (loader.md 10.2, 10.6):
+# JUMP_SLOT (lazy PLT), TLS module/offset/TPOFF/descriptor (PLT class, not lazy), GLOB_DAT and an
+# absolute pointer (data), and a COPY relocation in a non-PIE program.
+_RELOC_PROVIDER_SOURCE = """
+int ext_func(void) { return 4; }
+int ext_data = 5;
+__thread int ext_tls_gd = 6;
+__thread int ext_tls_ie = 7;
+"""
+_RELOC_LIBRARY_SOURCE = """
+int lib_data = 1;
+__thread int lib_tls = 2;
+int lib_func(void) { return 3; }
+extern int ext_func(void);
+extern int ext_data;
+extern __thread int ext_tls_gd;
+extern __thread int ext_tls_ie __attribute__((tls_model("initial-exec")));
+int *ptr = &ext_data;
+int use(void) { return ext_func() + ext_data + ext_tls_gd + ext_tls_ie + lib_tls; }
+"""
+_RELOC_PROGRAM_SOURCE = (
+    "extern int lib_data; extern int lib_func(void);\nint main(void) { return lib_data + lib_func(); }"
+)
+# (name prefix, compiler command, interpreter, e_machine, class, TLS descriptors need -mtls-dialect=gnu2);
+# without descriptors a global-dynamic TLS access calls __tls_get_addr@GLIBC_2.3 of the interpreter.
+RELOC_MACHINES = (
+    ("reloc_x86_64", ("gcc",), b"/lib64/ld-linux-x86-64.so.2", 62, 64, True),
+    ("reloc_i386", ("gcc", "-m32"), b"/lib/ld-linux.so.2", 3, 32, True),
+    ("reloc_aarch64", ("aarch64-linux-gnu-gcc",), b"/lib/ld-linux-aarch64.so.1", 183, 64, False),
+)
 _LIBRARY_SOURCE = "int answer(void) { return 42; }"
 
 RUNPATH = b"$ORIGIN/../lib:/opt/runpath"
@@ -55,6 +85,7 @@ class Expected:
     """What the recipe of a fixture guarantees (None: not pinned for this fixture)."""
 
     elf_class: int = 64
+    machine: int = 62  # e_machine
     interpreter: bytes | None = None
     needed: tuple[bytes, ...] | None = None
     soname: bytes | None = None
@@ -88,10 +119,11 @@ EXPECTED: dict[str, Expected] = {
         symbol=b"v",
     ),
     "m32_verdef_library": Expected(
-        elf_class=32, soname=b"libversioned.so.2", defines_versions=VERDEF, hidden_version_symbol=b"v"
+        elf_class=32, machine=3, soname=b"libversioned.so.2", defines_versions=VERDEF, hidden_version_symbol=b"v"
     ),
     "m32_verneed_program": Expected(
         elf_class=32,
+        machine=3,
         interpreter=INTERP32,
         needed=(b"libversioned.so.2", b"libc.so.6"),
         runpath=b"$ORIGIN",
@@ -120,6 +152,22 @@ EXPECTED: dict[str, Expected] = {
     "static_pie_program": Expected(needed=()),
     "relocatable_object": Expected(has_dynamic=False),
 }
+for _prefix, _cc, _interp, _machine, _bits, _gnu2 in RELOC_MACHINES:
+    EXPECTED[f"{_prefix}_library"] = Expected(
+        elf_class=_bits,
+        machine=_machine,
+        soname=b"libreloc.so",
+        runpath=b"$ORIGIN",
+        symbol=b"ext_tls_gd",
+        needs_versions=((_interp.rsplit(b"/", 1)[1], (b"GLIBC_2.3",)),) if _gnu2 else (),
+    )
+    EXPECTED[f"{_prefix}_program"] = Expected(
+        elf_class=_bits, machine=_machine, interpreter=_interp, runpath=b"$ORIGIN", symbol=b"lib_data"
+    )
+    if _gnu2:
+        EXPECTED[f"{_prefix}_tlsdesc_library"] = Expected(
+            elf_class=_bits, machine=_machine, soname=b"libreloc.so", symbol=b"ext_tls_gd"
+        )
 FIXTURE_NAMES = tuple(EXPECTED)
 
 
@@ -158,6 +206,34 @@ def _objcopy() -> str:
     raise RuntimeError("llvm-objcopy is needed to build a file without section headers (Debian: llvm)")
 
 
+def _build_relocation_fixtures(d: Path, out: dict[str, Path]) -> None:
+    """Per machine: libext.so (the definitions), libreloc.so (every reference class) and a non-PIE
+    program with a COPY relocation, in their own directory (the program finds both via $ORIGIN)."""
+    for prefix, cc, _interp, _machine, _bits, gnu2 in RELOC_MACHINES:
+        where = d / prefix
+        where.mkdir(exist_ok=True)
+        for name, text in [
+            ("ext.c", _RELOC_PROVIDER_SOURCE),
+            ("lib.c", _RELOC_LIBRARY_SOURCE),
+            ("main.c", _RELOC_PROGRAM_SOURCE),
+        ]:
+            (where / name).write_text(text)
+        shared: list[str | bytes | Path] = ["-shared", "-fPIC"]
+        _run([*cc, *shared, "-o", where / "libext.so", where / "ext.c", "-Wl,-soname,libext.so"])
+        library: list[str | bytes | Path] = ["-Wl,-soname,libreloc.so", where / "libext.so", "-Wl,--no-as-needed"]
+        _run([*cc, *shared, "-o", out[f"{prefix}_library"], where / "lib.c", *library, "-Wl,-rpath,$ORIGIN"])
+        if gnu2:
+            _run(
+                [*cc, *shared, "-mtls-dialect=gnu2", "-o", out[f"{prefix}_tlsdesc_library"], where / "lib.c", *library]
+            )
+        # the program links the library under its soname in the same directory
+        (where / "libreloc.so").symlink_to(out[f"{prefix}_library"])
+        _run(
+            [*cc, "-fno-pic", "-no-pie", "-o", out[f"{prefix}_program"], where / "main.c", where / "libreloc.so",
+             "-Wl,-rpath,$ORIGIN", f"-Wl,-rpath-link,{where}"]
+        )  # fmt: skip
+
+
 def build_reader_fixtures(directory: Path) -> dict[str, Path]:
     """Build every fixture of EXPECTED into ``directory``; returns name -> path."""
     d = directory
@@ -176,6 +252,10 @@ def build_reader_fixtures(directory: Path) -> dict[str, Path]:
         return str(src / name)
 
     out = {name: d / name for name in FIXTURE_NAMES}
+    for prefix, *_rest in RELOC_MACHINES:  # each machine's files live in their own directory
+        for name in FIXTURE_NAMES:
+            if name.startswith(prefix + "_"):
+                out[name] = d / prefix / name
     shared = ["-shared", "-fPIC"]
 
     _run(["gcc", "-o", out["pie_program"], c("program.c")])
@@ -221,6 +301,7 @@ def build_reader_fixtures(directory: Path) -> dict[str, Path]:
     _run(["gcc", "-static", "-o", out["static_program"], c("library.c"), "-nostartfiles", "-e", "answer"])
     _run(["gcc", "-static-pie", "-o", out["static_pie_program"], c("program.c")])
     _run(["gcc", "-c", "-fPIC", "-o", out["relocatable_object"], c("library.c")])
+    _build_relocation_fixtures(d, out)
     for path in out.values():
         assert path.is_file() and os.path.getsize(path) > 0, path
     return out

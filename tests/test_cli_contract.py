@@ -9,6 +9,8 @@ import os
 import subprocess
 import sys
 from importlib import resources
+from pathlib import Path
+from typing import Any
 
 import jsonschema
 import pytest
@@ -31,16 +33,16 @@ def run(*argv: str) -> tuple[int, str, str]:
 
 
 @pytest.fixture(scope="module")
-def schema() -> dict:
+def schema() -> dict[str, Any]:
     text = resources.files("elfdeps").joinpath("schemas/report-v2.schema.json").read_text()
-    loaded = json.loads(text)
+    loaded: dict[str, Any] = json.loads(text)
     jsonschema.Draft202012Validator.check_schema(loaded)
     return loaded
 
 
 @pytest.mark.parametrize("command", ["list", "tree"])
 @pytest.mark.parametrize("program", SYSTEM_PROGRAMS)
-def test_json_validates_against_shipped_schema(command: str, program: str, schema: dict) -> None:
+def test_json_validates_against_shipped_schema(command: str, program: str, schema: dict[str, Any]) -> None:
     code, out, _err = run(command, "--json", "--no-env", program)
     assert code == 0
     report = json.loads(out)
@@ -49,7 +51,7 @@ def test_json_validates_against_shipped_schema(command: str, program: str, schem
     assert report["files"][0]["objects"][0]["via"] == "main"
 
 
-def test_schema_rejects_a_report_missing_required_fields(schema: dict) -> None:
+def test_schema_rejects_a_report_missing_required_fields(schema: dict[str, Any]) -> None:
     _code, out, _err = run("list", "--json", "--no-env", "/usr/bin/ssh")
     report = json.loads(out)
     del report["files"][0]["objects"][1]["via"]
@@ -172,7 +174,7 @@ def test_colour_only_on_a_tty_without_no_color(monkeypatch: pytest.MonkeyPatch) 
     assert "\033[" not in quiet.getvalue()
 
 
-def test_environment_ld_library_path_is_used_unless_no_env(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_environment_ld_library_path_is_used_unless_no_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LD_LIBRARY_PATH", str(tmp_path))
     _code, out, _ = run("list", "--json", "/usr/bin/ssh")
     attempts = [a for o in json.loads(out)["files"][0]["objects"] for a in o["searched"]]

@@ -37,9 +37,10 @@ def _graph(count: int, pairs: list[tuple[int, int]], preloads: set[int]) -> Load
     queue = [0]
     for node in queue:
         for edge in edges:
-            if edge.requester == node and edge.target not in first and edge.target != 0:
-                first[edge.target] = node
-                queue.append(edge.target)
+            target = edge.target
+            if edge.requester == node and target is not None and target not in first and target != 0:
+                first[target] = node
+                queue.append(target)
     objects = tuple(
         LoadedObject(
             i,
@@ -91,7 +92,9 @@ def test_needs_is_reachability_through_needed_edges(graph: tuple[int, list[tuple
 
 @settings(max_examples=200, deadline=None)
 @given(graphs)
-def test_full_tree_marks_back_edges_as_cycles_and_repeats_the_rest(graph: tuple[int, list, set[int]]) -> None:
+def test_full_tree_marks_back_edges_as_cycles_and_repeats_the_rest(
+    graph: tuple[int, list[tuple[int, int]], set[int]],
+) -> None:
     count, pairs, _ = graph
     result = _graph(count, pairs, set())
     nodes, truncated = dependency_tree(result, full=True, limit=5000)

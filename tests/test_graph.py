@@ -175,9 +175,9 @@ def test_svg_has_one_node_group_per_object(tmp_path: Path) -> None:
     assert (code, err) == (1, "")
     root = ET.parse(tmp_path / "g.svg").getroot()
     groups = [g for g in root.iter(f"{SVG}g") if "node" in g.get("class", "").split()]
-    ids = [g.get("id") for g in groups if g.get("id") != "legend"]
+    ids = [g.get("id", "") for g in groups if g.get("id") != "legend"]
     assert sorted(ids) == sorted(model_nodes) and len(ids) == len(set(ids)) == 8
-    edges = [g.get("id") for g in root.iter(f"{SVG}g") if "dep" in g.get("class", "").split()]
+    edges = [g.get("id", "") for g in root.iter(f"{SVG}g") if "dep" in g.get("class", "").split()]
     assert sorted(edges) == sorted(edge_id for edge_id, _s, _t in parse_dot(dot).edges)
 
 

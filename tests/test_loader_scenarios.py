@@ -131,8 +131,13 @@ def test_scenario_asserts_something(name: str) -> None:
 
 
 def test_machine_provides_what_the_scenarios_need() -> None:
-    for tool in ("gcc", "patchelf", "readelf"):
-        assert shutil.which(tool), f"{tool} is missing (Debian packages gcc, patchelf, binutils)"
+    """Everything scripts/test installs that the suite needs by name (no test shrinks without it)."""
+    for tool in ("gcc", "patchelf", "readelf", "aarch64-linux-gnu-gcc", "ldconfig", "chroot"):
+        assert shutil.which(tool), f"{tool} is missing (see the package list of scripts/test)"
+    for program in ("/usr/bin/ssh", "/usr/bin/python3.11", "/usr/bin/gio", "/usr/bin/gresource", "/usr/bin/gmake"):
+        assert os.access(program, os.X_OK), f"{program} is missing (see the package list of scripts/test)"
+    assert os.path.exists("/usr/include/elf.h"), "glibc's elf.h is the relocation oracle (Debian libc6-dev)"
+    assert os.access("/lib/ld-linux.so.2", os.X_OK), "the i386 loader (Debian libc6-i386, via gcc-multilib)"
     cache = subprocess.run(["/sbin/ldconfig", "-p"], capture_output=True, text=True, check=True).stdout
     assert "\tlibfakeroot-0.so " in cache, "the Debian package libfakeroot is missing"
     assert os.path.exists("/usr/lib32/crt1.o"), "gcc -m32 needs the Debian package gcc-multilib"

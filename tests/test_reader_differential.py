@@ -36,8 +36,10 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Any
 
 import pytest
+from lookup_oracle import lookup_problems
 from oracle import system_elf_files, trace
 from reader_facts import (
     Facts,
@@ -115,16 +117,20 @@ def _differences(expected: Facts, got: Facts) -> list[str]:
     return found
 
 
-def assert_reader_agrees(path: str) -> Facts:
-    """Our facts for ``path`` equal pyelftools' and LIEF's, up to the named tolerances; returns ours."""
+def assert_reader_agrees(path: str, pyelftools_relocations: bool = True) -> Facts:
+    """Our facts for ``path`` equal pyelftools' and LIEF's, up to the named tolerances, and so does the
+    lookup path binding reads (tests/lookup_oracle.py); returns our facts."""
     ours = our_facts(path)
     problems = []
+    references = {}
     for name, reference, tolerate in [
         ("pyelftools", pyelftools_facts, _as_pyelftools_sees_it),
         ("LIEF", lief_facts, _as_lief_sees_it),
     ]:
-        theirs = reference(path)
+        theirs = references[name] = reference(path)
         problems += [f"[{name}] {text}" for text in _differences(tolerate(ours, theirs), theirs)]
+    if ours.has_dynamic:
+        problems += lookup_problems(path, ours, references, pyelftools_relocations)
     section_count = pyelftools_dynsym_section_count(path)
     if section_count is not None and ours.has_dynamic and section_count != len(ours.symbols):
         problems.append(f".dynsym section header says {section_count} symbols, ours {len(ours.symbols)}")
@@ -135,7 +141,7 @@ def assert_reader_agrees(path: str) -> Facts:
 # ---------------------------------------------------------------------------------------- fixtures
 
 
-def _fixture_params() -> list:
+def _fixture_params() -> list[Any]:
     return [
         pytest.param(name, marks=pytest.mark.xfail(reason=KNOWN_FIXTURE_BUGS[name], strict=True))
         if name in KNOWN_FIXTURE_BUGS
@@ -157,6 +163,7 @@ def test_fixture_holds_what_its_recipe_put_in(name: str, reader_fixtures: dict[s
     elf = FileCache().open(path).elf()  # type: ignore[union-attr]
     facts = our_facts(path)
     assert elf.elf_class_bits == expected.elf_class
+    assert elf.e_machine == expected.machine
     assert facts.interpreter == expected.interpreter
     assert facts.has_dynamic == expected.has_dynamic
     assert bool(elf.sections) == expected.has_sections
@@ -225,7 +232,7 @@ def test_enough_system_files_to_compare() -> None:
 
 @pytest.mark.parametrize("path", _sample(ALL_FILES, SAMPLE_SIZE))
 def test_system_file_matches_pyelftools_and_lief(path: str) -> None:
-    assert_reader_agrees(path)
+    assert_reader_agrees(path, pyelftools_relocations=False)  # PYELFTOOLS_RELOCATIONS_ON_FIXTURES
 
 
 @pytest.mark.full

@@ -31,7 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -280,7 +280,7 @@ def test_truncated_copies_read_or_refuse(name: str, sources: dict[str, Source], 
 
 
 @st.composite
-def damaged_copies(draw: st.DrawFn, sources: dict[str, Source]) -> tuple[str, bytes, list]:
+def damaged_copies(draw: st.DrawFn, sources: dict[str, Source]) -> tuple[str, bytes, list[tuple[str, int, int]]]:
     """A source with 1-8 mutations inside its interpreted regions: a flipped bit, or a 2/4/8-byte
     aligned field overwritten with 0, all ones or the sign bit."""
     name = draw(st.sampled_from(sorted(sources)))
@@ -374,10 +374,10 @@ class Patch:
             value = len(self.data) + 16
         assert isinstance(value, int)
         value &= (1 << 8 * size) - 1
-        byteorder = "big" if self.source.order == ">" else "little"
+        byteorder: Literal["big", "little"] = "big" if self.source.order == ">" else "little"
         self.data[offset : offset + size] = value.to_bytes(size, byteorder)
 
-    def _field(self, table: dict, field: str) -> tuple[int, int]:
+    def _field(self, table: dict[str, tuple[int, int, int, int]], field: str) -> tuple[int, int]:
         off64, off32, size64, size32 = table[field]
         return (off64, size64) if self.is_64 else (off32, size32)
 
@@ -468,7 +468,9 @@ class Patch:
         if first_load.vaddr != 0 or first_load.offset != 0:
             return False
         size = len(self.data)
-        base = self.elf.vaddr_to_offset(dynamic.value(DT["GNU_HASH"]))
+        gnu_hash = dynamic.value(DT["GNU_HASH"])
+        assert gnu_hash is not None
+        base = self.elf.vaddr_to_offset(gnu_hash)
         assert base is not None
         nbuckets, _symoffset, bloom_size, _shift = struct.unpack_from(self.source.order + "4I", self.data, base)
         header = bytes(self.data[base : base + 16 + bloom_size * (8 if self.is_64 else 4) + 4 * nbuckets])

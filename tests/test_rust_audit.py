@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+from typing import Any
 
 import pytest
 from rust_support import fixture_or_skip
@@ -18,14 +19,14 @@ from fixtures.rust.matching import unmatched
 CASES = [(scenario.name, case.name) for scenario in SCENARIOS for case in scenario.cases]
 
 
-def audit_json(target: str, ld_library_path: str | None) -> dict:
+def audit_json(target: str, ld_library_path: str | None) -> dict[str, Any]:
     out, err = io.StringIO(), io.StringIO()
     argv = ["audit", "--json", "--no-env", "-j", "1", "--no-progress"]
     if ld_library_path:
         argv += ["--ld-library-path", ld_library_path]
     code = main([*argv, target], out, err)
     assert not err.getvalue(), err.getvalue()
-    report = json.loads(out.getvalue())
+    report: dict[str, Any] = json.loads(out.getvalue())
     assert code == (1 if any(f["severity"] == "error" for f in report["findings"]) else 0)
     return report
 

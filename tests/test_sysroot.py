@@ -12,6 +12,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from chroot_oracle import chroot_trace
 
 from elfdeps.cli import main
 
@@ -88,23 +89,7 @@ def sysroot(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _chroot_trace(root: Path, program: str) -> list[str]:
-    chroot = shutil.which("chroot") or "/usr/sbin/chroot"
-    proc = subprocess.run(
-        [
-            chroot,
-            str(root),
-            "/usr/bin/env",
-            "-i",
-            "LD_TRACE_LOADED_OBJECTS=1",
-            "/lib64/ld-linux-x86-64.so.2",
-            program,
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    lines = [line.split(" (0x")[0] for line in proc.stdout.splitlines()]
-    return [line for line in lines if line.strip() != "linux-vdso.so.1"]
+    return chroot_trace(root, program)
 
 
 @pytest.mark.parametrize("program", ["/usr/bin/prog", "/usr/bin/prog_late"])
@@ -151,3 +136,28 @@ def test_absolute_symlink_to_a_host_only_file_is_not_followed_out_of_the_root(sy
     assert "\tlibz.so.1 => not found" in expected
     _code, out, _ = _run("list", "--no-env", "--root", str(trap_root), "/usr/bin/prog")
     assert out.splitlines() == expected
+
+
+def test_preload_file_of_the_root_and_no_preload_file(sysroot: Path, tmp_path: Path) -> None:
+    """The root's /etc/ld.so.preload loads like LD_PRELOAD (loader.md 7), as the root's ld.so shows;
+    --no-preload-file analyses the root as if the file were not there (the same root's trace without it)."""
+    root = tmp_path / "root"
+    shutil.copytree(sysroot, root, symlinks=True)
+    (tmp_path / "pre.c").write_text("int pre(void) { return 3; }\n")
+    _gcc(
+        "-shared",
+        "-fPIC",
+        "-Wl,-soname,libpre.so",
+        "-o",
+        str(root / "opt/vendor/lib/libpre.so"),
+        str(tmp_path / "pre.c"),
+    )
+    (root / "etc/ld.so.preload").write_text("/opt/vendor/lib/libpre.so\n")
+    with_file = _chroot_trace(root, "/usr/bin/prog")
+    assert "\t/opt/vendor/lib/libpre.so" in with_file
+    assert _run("list", "--no-env", "--root", str(root), "/usr/bin/prog")[1].splitlines() == with_file
+    (root / "etc/ld.so.preload").unlink()
+    without_file = _chroot_trace(root, "/usr/bin/prog")
+    (root / "etc/ld.so.preload").write_text("/opt/vendor/lib/libpre.so\n")
+    _code, out, _err = _run("list", "--no-env", "--no-preload-file", "--root", str(root), "/usr/bin/prog")
+    assert out.splitlines() == without_file != with_file

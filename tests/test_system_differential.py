@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import os
+from pathlib import Path
 
 import pytest
 from oracle import system_elf_files, trace
@@ -55,11 +56,11 @@ def test_enough_system_files_to_compare() -> None:
 
 
 @pytest.mark.parametrize("path", _sample(ALL_FILES, SAMPLE_SIZE))
-def test_list_matches_loader_on_system_file(path: str, tmp_path) -> None:
+def test_list_matches_loader_on_system_file(path: str, tmp_path: Path) -> None:
     _check(path, str(tmp_path))
 
 
 @pytest.mark.full
 @pytest.mark.parametrize("path", ALL_FILES)
-def test_list_matches_loader_on_every_system_file(path: str, tmp_path) -> None:
+def test_list_matches_loader_on_every_system_file(path: str, tmp_path: Path) -> None:
     _check(path, str(tmp_path))

@@ -30,7 +30,10 @@ NAMES = [scenario.name for scenario in WHY_SCENARIOS]
 
 @cache
 def _schema() -> dict[str, Any]:
-    return json.loads(resources.files("elfdeps").joinpath("schemas/report-v2.schema.json").read_text())
+    schema: dict[str, Any] = json.loads(
+        resources.files("elfdeps").joinpath("schemas/report-v2.schema.json").read_text()
+    )
+    return schema
 
 
 def _why(scenario: WhyScenario, *extra: str) -> tuple[int, str, str, Path]:

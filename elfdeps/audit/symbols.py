@@ -202,11 +202,12 @@ def _missing_symbols(
         name = os.fsdecode(binding.symbol)
         version = os.fsdecode(binding.version) if binding.version else None
         display = os.fsdecode(spelled[binding.symbol]) + (f"@{version}" if version else "")
-        when = (
-            "fails when first called (lazy binding; at start-up with LD_BIND_NOW or -z now)"
-            if binding.lazy
-            else "fails at start-up"
-        )
+        if binding.reloc_class is RelocClass.UNKNOWN:
+            when = "fails at start-up or when first called (elfdeps does not know this machine's relocation types)"
+        elif binding.lazy:
+            when = "fails when first called (lazy binding; at start-up with LD_BIND_NOW or -z now)"
+        else:
+            when = "fails at start-up"
         hidden = explanations.hidden.get(binding.symbol, [])
         unloaded = explanations.unloaded_for(result, binding.requester, binding.symbol)
         detail = f"; defined but not exported (local or hidden) in {', '.join(hidden)}" if hidden else ""

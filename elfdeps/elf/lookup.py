@@ -138,7 +138,8 @@ class SymbolTable:
             names = set()
             if self.count:
                 elf, data = self.elf, self.elf.data
-                raw = data[self._symtab : self._symtab + self.count * self._entry_size]
+                first = self._gnu[1] if self._gnu is not None else 0  # DT_GNU_HASH reaches symoffset.. only
+                raw = data[self._symtab + first * self._entry_size : self._symtab + self.count * self._entry_size]
                 strtab, strsz = elf.string_table_bounds()
                 for fields in struct.iter_unpack(self._fmt, raw):
                     if elf.is_64:
@@ -229,6 +230,7 @@ class SymbolTable:
                         requirement.name, requirement.hash, bool(requirement.index & C.VERSYM_HIDDEN), need.file
                     )
             for definition in self.elf.version_definitions:
-                table[definition.index] = VersionEntry(definition.name, definition.hash, False, None)
+                if not definition.is_base:  # dl-version.c: the base version never matches a symbol
+                    table[definition.index] = VersionEntry(definition.name, definition.hash, False, None)
             self._versions = table
         return self._versions

@@ -3,7 +3,15 @@
 ld.so looks up a symbol only when a relocation names it, so these are what binding emulates. Each
 reference is classed as glibc's elf_machine_type_class does: PLT (lazy-bindable function calls and
 TLS), COPY, or plain data/address references that are bound at start-up even when lazy
-(sysdeps/<arch>/dl-machine.h; loader.md §10.2, §10.6).
+(sysdeps/<arch>/dl-machine.h; loader.md §10.2, §10.6). The machines whose types are known are those
+of ``_MACHINE_TYPES`` (x86-64, i386, AArch64, 32-bit Arm, RISC-V), each checked against glibc's
+dl-machine.h and the numbers of glibc's elf.h.
+
+A machine elfdeps does not know (any other e_machine, or x32): its relocation types mean nothing
+here, so instead of guessing, every relocation that names a symbol (other than type 0, R_*_NONE on
+every machine) is a reference of class UNKNOWN. Binding looks it up like a data reference (no PLT
+or COPY exclusion) and treats it as bound at start-up, the reading under which a missing symbol is
+never overlooked; the audit says the class is unknown instead of stating when it would fail.
 """
 
 from __future__ import annotations
@@ -29,14 +37,39 @@ class RelocClass(Symbolic):
     PLT = "plt"  # JUMP_SLOT and TLS: an undefined definition never satisfies it
     COPY = "copy"  # looked up skipping the executable
     DATA = "data"  # GLOB_DAT, absolute, ...: bound at start-up even in lazy mode
+    UNKNOWN = "unknown"  # a machine whose relocation types elfdeps does not know (module docstring)
 
 
-# (e_machine) -> (relative types to skip, JUMP_SLOT type, PLT-class types, COPY type)
-_MACHINE_TYPES: dict[int, tuple[frozenset[int], int, frozenset[int], int]] = {
-    C.EM_X86_64: (frozenset({8, 37}), 7, frozenset({7, 16, 17, 18, 36}), 5),
-    C.EM_386: (frozenset({8, 42}), 7, frozenset({7, 14, 35, 36, 37, 43}), 5),
-    C.EM_AARCH64: (frozenset({1027, 1032}), 1026, frozenset({1026, 1028, 1029, 1030, 1031}), 1024),
+class _MachineTypes(Fact):
+    """What glibc's dl-machine.h says about one machine's relocation types."""
+
+    no_lookup: frozenset[int]  # handled by elf_machine_rel(a) before any lookup (NONE, RELATIVE)
+    jump_slot: int  # the type elf_machine_lazy_rel defers (lazy binding)
+    plt: frozenset[int]  # elf_machine_type_class: ELF_RTYPE_CLASS_PLT
+    copy: int  # elf_machine_type_class: ELF_RTYPE_CLASS_COPY
+
+
+# (e_machine, ELF class) -> the machine's types, numbers as glibc's elf.h defines them.
+_MACHINE_TYPES: dict[tuple[int, int], _MachineTypes] = {
+    # sysdeps/x86_64/dl-machine.h: NONE 0, RELATIVE 8; JUMP_SLOT 7, DTPMOD64 16, DTPOFF64 17, TPOFF64 18,
+    # TLSDESC 36; COPY 5
+    (C.EM_X86_64, 64): _MachineTypes(frozenset({0, 8}), 7, frozenset({7, 16, 17, 18, 36}), 5),
+    # sysdeps/i386/dl-machine.h: NONE 0, RELATIVE 8; JMP_SLOT 7, TLS_TPOFF 14, TLS_DTPMOD32 35,
+    # TLS_DTPOFF32 36, TLS_TPOFF32 37, TLS_DESC 41; COPY 5
+    (C.EM_386, 32): _MachineTypes(frozenset({0, 8}), 7, frozenset({7, 14, 35, 36, 37, 41}), 5),
+    # sysdeps/aarch64/dl-machine.h: NONE 0, RELATIVE 1027; JUMP_SLOT 1026, TLS_DTPMOD 1028, TLS_DTPREL 1029,
+    # TLS_TPREL 1030, TLSDESC 1031; COPY 1024
+    (C.EM_AARCH64, 64): _MachineTypes(frozenset({0, 1027}), 1026, frozenset({1026, 1028, 1029, 1030, 1031}), 1024),
+    # sysdeps/arm/dl-machine.h: NONE 0, RELATIVE 23; JUMP_SLOT 22, TLS_DESC 13, TLS_DTPMOD32 17,
+    # TLS_DTPOFF32 18, TLS_TPOFF32 19; COPY 20
+    (C.EM_ARM, 32): _MachineTypes(frozenset({0, 23}), 22, frozenset({22, 13, 17, 18, 19}), 20),
+    # sysdeps/riscv/dl-machine.h: every type goes through RESOLVE_MAP (no early return); JUMP_SLOT 5 and
+    # the TLS types of the word size (DTPMOD 6/7, DTPREL 8/9, TPREL 10/11 for 32/64); COPY 4
+    (C.EM_RISCV, 64): _MachineTypes(frozenset(), 5, frozenset({5, 7, 9, 11}), 4),
+    (C.EM_RISCV, 32): _MachineTypes(frozenset(), 5, frozenset({5, 6, 8, 10}), 4),
 }
+# Any other machine: nothing known but that type 0 is R_*_NONE (module docstring).
+_UNKNOWN_MACHINE = _MachineTypes(frozenset({0}), -1, frozenset(), -1)
 
 
 class SymbolReference(Fact):
@@ -64,7 +97,9 @@ def read_symbol_references(elf: ElfFile) -> tuple[SymbolReference, ...]:
     dynamic = elf.dynamic
     if dynamic is None:
         return ()
-    relative, jump_slot, plt_types, copy_type = _MACHINE_TYPES.get(elf.e_machine, (frozenset(), -1, frozenset(), -1))
+    types = _MACHINE_TYPES.get((elf.e_machine, 64 if elf.is_64 else 32))
+    known = types is not None
+    no_lookup, jump_slot, plt_types, copy_type = types or _UNKNOWN_MACHINE
     rela = dynamic.value(DT_RELA) is not None or dynamic.value(DT_PLTREL) == DT_RELA
     word = 8 if elf.is_64 else 4
     entry_size = (3 if rela else 2) * word
@@ -81,9 +116,11 @@ def read_symbol_references(elf: ElfFile) -> tuple[SymbolReference, ...]:
             if symbol == 0:
                 continue
             rtype = info & type_mask
-            if rtype in relative:
+            if rtype in no_lookup:
                 continue
-            if rtype == copy_type:
+            if not known:
+                kind = RelocClass.UNKNOWN
+            elif rtype == copy_type:
                 kind = RelocClass.COPY
             elif rtype in plt_types:
                 kind = RelocClass.PLT

@@ -21,10 +21,15 @@ __all__ = [
     "VersionDefinition",
     "VersionNeed",
     "VersionRequirement",
+    "address_to_offset",
     "can_bind",
+    "decode_symbol",
+    "dynsym_count",
     "is_exported",
+    "read_dynamic_symbols",
     "read_version_definitions",
     "read_version_needs",
+    "static_definitions",
 ]
 
 VER_FLG_BASE = 0x1

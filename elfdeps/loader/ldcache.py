@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from elfdeps.facts import Fact
 from elfdeps.loader.fs import RootFS
 
-__all__ = ["CacheEntry", "LdCache", "read_ld_cache"]
+__all__ = ["CacheEntry", "LdCache", "parse_ld_cache", "read_ld_cache"]
 
 OLD_MAGIC = b"ld.so-1.7.0"
 NEW_MAGIC = b"glibc-ld.so.cache1.1"
@@ -107,6 +107,35 @@ def _string(data: bytes, offset: int) -> bytes:
     return data[offset:end] if end >= 0 else data[offset:]
 
 
+def _extension(data: bytes, extension_offset: int, order: str) -> tuple[tuple[str, ...], str | None]:
+    """The glibc-hwcaps names and the generator string, all or nothing as sysdeps/generic/dl-cache.h
+    cache_extension_load and cache_extension_verify accept them: a misaligned or truncated directory,
+    a wrong magic, or any section reaching past the end of the file drops every section."""
+    if not extension_offset or extension_offset % 4 or extension_offset + 8 > len(data):
+        return (), None
+    magic, count = struct.unpack_from(order + "II", data, extension_offset)
+    if magic != EXTENSION_MAGIC or extension_offset + 8 + 16 * count > len(data):
+        return (), None
+    sections: dict[int, tuple[int, int]] = {}
+    for index in range(count):
+        tag, _flags, offset, size = struct.unpack_from(order + "IIII", data, extension_offset + 8 + 16 * index)
+        if offset + size > len(data):
+            return (), None
+        sections[tag] = (offset, size)
+    generator = None
+    if 0 in sections:
+        offset, size = sections[0]
+        generator = data[offset : offset + size].decode(errors="replace")
+    names: list[str] = []
+    offset, size = sections.get(EXTENSION_TAG_HWCAPS, (0, 0))
+    if size and not offset % 4 and not size % 4:
+        # dl-cache.c glibc_hwcaps_compare reads each name at its offset from the start of the file, not
+        # from the new header: in a compat file the two differ and ld.so sees other bytes than ldconfig meant.
+        for (name_offset,) in struct.iter_unpack(order + "I", data[offset : offset + size]):
+            names.append(_string(data, name_offset).decode(errors="replace") if name_offset < len(data) else "?")
+    return tuple(names), generator
+
+
 def _parse_new(data: bytes, base: int) -> LdCache | None:
     if len(data) < base + 48:
         return None
@@ -116,21 +145,7 @@ def _parse_new(data: bytes, base: int) -> LdCache | None:
     (extension_offset,) = struct.unpack_from(order + "I", data, base + 32)
     if base + 48 + nlibs * 24 > len(data):
         return None
-    hwcaps_names: list[str] = []
-    generator = None
-    if extension_offset and extension_offset + 8 <= len(data):
-        magic, count = struct.unpack_from(order + "II", data, extension_offset)
-        if magic == EXTENSION_MAGIC:
-            for index in range(min(count, 64)):
-                at = extension_offset + 8 + 16 * index
-                if at + 16 > len(data):
-                    break
-                tag, _flags, offset, size = struct.unpack_from(order + "IIII", data, at)
-                if tag == 0 and offset + size <= len(data):
-                    generator = data[offset : offset + size].decode(errors="replace")
-                elif tag == EXTENSION_TAG_HWCAPS and size % 4 == 0 and offset + size <= len(data):
-                    for (name_offset,) in struct.iter_unpack(order + "I", data[offset : offset + size]):
-                        hwcaps_names.append(_string(data, base + name_offset).decode(errors="replace"))
+    hwcaps_names, generator = _extension(data, extension_offset, order)
     raw = data[base + 48 : base + 48 + nlibs * 24]
     entries = [
         (flags, key, value, hwcap, position)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import stat
+import struct
 
 from elfdeps.elf import constants as C
 from elfdeps.elf.cache import FileCache, OpenedFile, OpenFailure
@@ -18,7 +19,7 @@ from elfdeps.errors import ElfFormatError
 from elfdeps.facts import Fact, Symbolic
 from elfdeps.loader.fs import RootFS
 
-__all__ = ["Verdict", "VerdictKind", "open_verify", "post_map_error"]
+__all__ = ["Verdict", "VerdictKind", "is_setuid", "open_verify", "post_map_error"]
 
 LIBC_ABI_MAX = 4  # x86-64 (sysdeps/gnu/ldsodefs.h): GNU OS/ABI versions 1..3 are accepted
 
@@ -84,18 +85,24 @@ def open_verify(files: FileCache, fs: RootFS, path: str, elf_class: int, machine
         return _fatal("ELF file ABI version invalid")
     if any(header[9:16]):
         return _fatal("nonzero padding in e_ident")
+    # The rest of the header, read from its bytes as open_verify does: before any program header is
+    # parsed, so a bad e_phentsize gets the loader's message, not the reader's.
+    order = ">" if header[5] == C.ELFDATA2MSB else "<"
+    e_type, e_machine, e_version = struct.unpack_from(order + "HHI", header, 16)
+    (e_phentsize,) = struct.unpack_from(order + "H", header, 54 if elf_class == 64 else 42)
+    if e_version != 1:
+        return _fatal("ELF file version does not match current one")
+    if e_machine != machine:
+        name = C.MACHINE_NAMES.get(e_machine, f"EM_{e_machine}")
+        return Verdict(VerdictKind.WRONG_MACHINE, errno.ENOENT, f"wrong machine: {name}")
+    if e_type not in (C.ET_DYN, C.ET_EXEC):
+        return _fatal("only ET_DYN and ET_EXEC can be loaded")
+    if e_phentsize != (56 if elf_class == 64 else 32):
+        return _fatal("ELF file's phentsize not the expected size")
     try:
-        elf = opened.elf()
+        opened.elf()
     except ElfFormatError as error:
         return _fatal(f"malformed ELF file ({error})")
-    if elf.e_version != 1:
-        return _fatal("ELF file version does not match current one")
-    if elf.e_machine != machine:
-        return Verdict(VerdictKind.WRONG_MACHINE, errno.ENOENT, f"wrong machine: {elf.machine_name}")
-    if elf.e_type not in (C.ET_DYN, C.ET_EXEC):
-        return _fatal("only ET_DYN and ET_EXEC can be loaded")
-    if elf.e_phentsize != (56 if elf_class == 64 else 32):
-        return _fatal("ELF file's phentsize not the expected size")
     return Verdict(VerdictKind.OK, 0, None, opened)
 
 

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from elfdeps.advice.fix import CombinedFix
     from elfdeps.audit.runner import EntryOutcome, FindingCollector
 
-__all__ = ["SCHEMA_VERSION", "file_report", "write_report"]
+__all__ = ["SCHEMA_VERSION", "file_report", "write_audit_report", "write_report"]
 
 SCHEMA_VERSION = 2  # 2: the tree is a flat node list (no nesting), objects are linked by edges
 
