@@ -1,0 +1,93 @@
+"""One test per bug the fuzzer found (tests/fuzz/README.md lists them with the mutant that found it).
+
+Each input is a damaged copy of a real seed file (seeds.py), damaged exactly as the fuzzer's mutant was;
+each test fails on the code before its fix.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import struct
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from elftools.elf.elffile import ELFFile
+
+from elfdeps.cli import main
+from elfdeps.elf.reader import ElfFile
+from fuzz.harness import Workspace, argv_for, check_run, run_in_process, schema
+from fuzz.seeds import GROUPS, LIBRARY, PROGRAM, Seed, build_seeds
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict[tuple[str, str], Seed], Workspace]]:
+    seed_dir, seeds = build_seeds()
+    yield seeds, Workspace(tmp_path_factory.mktemp("regressions"), seed_dir, tuple(GROUPS))
+
+
+def _field(seed: Seed, name: str) -> tuple[int, int]:
+    found = next(f for f in seed.layout.fields if f.name == name)
+    return found.offset, found.size
+
+
+def test_sarif_fingerprint_of_a_non_utf8_name(env: tuple[dict, Workspace]) -> None:
+    """Found by mutant 1:21 (a \\x9b injected into a name): `audit --format sarif` exited 3 with
+    UnicodeEncodeError, because the finding's fingerprint encoded the name's surrogate escapes as UTF-8."""
+    seeds, workspace = env
+    seed = seeds[("gnu64", PROGRAM)]
+    needed = next(name for name in seed.layout.names if name.kind == "needed")
+    content = bytearray(seed.data)
+    content[needed.offset] = 0xFF  # "\xffibfuzz.so.1": not UTF-8, not found
+    with workspace.placed(seed, bytes(content)) as directory:
+        run = run_in_process(argv_for(("audit", "--format", "sarif"), str(directory / PROGRAM), workspace.config))
+    assert run.code == 1, run.err
+    assert check_run(run) == []
+    results = json.loads(run.out)["runs"][0]["results"]
+    assert [r["properties"]["library"] for r in results if r["ruleId"] == "missing-library"] == ["\udcffibfuzz.so.1"]
+
+
+def test_symbols_json_when_the_loader_stops(env: tuple[dict, Workspace]) -> None:
+    """Found by mutant 1:18 (libfuzz.so.1 cut short): `symbols --json` printed nothing at all, with
+    exit 1, when the loader would stop (here: a needed library shorter than an ELF header)."""
+    seeds, workspace = env
+    seed = seeds[("gnu64", LIBRARY)]
+    with workspace.placed(seed, seed.data[:40]) as directory:
+        out, err = io.StringIO(), io.StringIO()
+        code = main(["symbols", "--json", "--no-env", str(directory / PROGRAM)], out, err)
+    assert code == 1
+    assert err.getvalue().startswith("elfdeps: ") and "would stop" in err.getvalue()
+    report = json.loads(out.getvalue())
+    loaded = schema(report["schema_version"])
+    import jsonschema
+
+    jsonschema.validate(report, loaded)
+    assert report["bindings"] == []
+    assert report["files"][0]["load_error"] is not None
+
+
+def test_section_renamed_symtab_is_not_read_as_symbols(env: tuple[dict, Workspace]) -> None:
+    """Found by mutant 2:1190 (sh_name of .hash set to 1, which names it ".symtab"): audit exited 3
+    with struct.error, decoding the 4-byte-entry hash section as 24-byte symbols. The real .symtab (by
+    type SHT_SYMTAB) is read instead."""
+    seeds, workspace = env
+    seed = seeds[("both64", PROGRAM)]
+    hash_index = next(i for i, s in enumerate(ELFFile(io.BytesIO(seed.data)).iter_sections()) if s.name == ".hash")
+    offset, size = _field(seed, f"shdr[{hash_index}](.hash).sh_name")
+    content = bytearray(seed.data)
+    struct.pack_into("<I", content, offset, 1)
+    assert [s.name for s in ELFFile(io.BytesIO(bytes(content))).iter_sections()].count(".symtab") == 2
+    assert b"main" in ElfFile("damaged", bytes(content)).static_definitions
+    with workspace.placed(seed, bytes(content)) as directory:
+        for command in (("audit",), ("audit", "--json"), ("symbols",)):
+            run = run_in_process(argv_for(command, str(directory / PROGRAM), workspace.config))
+            assert run.code in (0, 1) and check_run(run) == [], (command, run.err)
+    assert size == 4
+
+
+def test_regression_inputs_are_real_files() -> None:
+    """The seeds the regressions damage come from gcc (via the builder), not from hand-written bytes."""
+    seed_dir, _seeds = build_seeds()
+    assert Path(seed_dir).name.startswith("fuzz_seeds-")
+    assert (Path(seed_dir) / "gnu64" / PROGRAM).read_bytes()[:4] == b"\x7fELF"
