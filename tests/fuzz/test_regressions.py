@@ -91,3 +91,24 @@ def test_regression_inputs_are_real_files() -> None:
     seed_dir, _seeds = build_seeds()
     assert Path(seed_dir).name.startswith("fuzz_seeds-")
     assert (Path(seed_dir) / "gnu64" / PROGRAM).read_bytes()[:4] == b"\x7fELF"
+
+
+def test_unaligned_jmprel_inside_rela_keeps_whole_entries(env: tuple[dict, Workspace]) -> None:
+    """Found by mutant 8:565 (one bit flipped in DT_RELA's value): symbols and audit exited 3 with
+    struct.error, because DT_JMPREL then fell inside DT_RELA's range at an offset that is no multiple of
+    the entry size, and the DT_RELA part was cut there."""
+    seeds, workspace = env
+    seed = seeds[("both64", LIBRARY)]
+    dynamic = {tag: at for tag, at in seed.layout.dyn_entries}
+    values = {tag: struct.unpack_from("<Q", seed.data, at + 8)[0] for tag, at in dynamic.items()}
+    rela, relasz, jmprel = values[7], values[8], values[23]
+    assert jmprel == rela + relasz  # .rela.plt right after .rela.dyn, as ld lays them out
+    content = bytearray(seed.data)
+    struct.pack_into("<Q", content, dynamic[7] + 8, rela + 2)  # DT_JMPREL is now 2 bytes short of the end
+    references = ElfFile("damaged", bytes(content)).symbol_references
+    assert references and all(ref.symbol_index > 0 for ref in references)
+    with workspace.placed(seed, bytes(content)) as directory:
+        for target in (directory / LIBRARY, directory / PROGRAM):
+            for command in (("symbols", "--json"), ("audit", "--json")):
+                run = run_in_process(argv_for(command, str(target), workspace.config))
+                assert run.code in (0, 1) and check_run(run) == [], (command, run.err)
