@@ -222,3 +222,25 @@ def test_subprocess_run_reports_rss_and_bytes(fuzz_env: FuzzEnv, tmp_path: Path)
     assert run.code == 0 and check_run(run) == []
     assert run.rss_mib is not None and 5 < run.rss_mib < 256
     json.loads(run.out)
+
+
+def test_a_descriptor_left_open_is_a_leak(fuzz_env: FuzzEnv, monkeypatch: pytest.MonkeyPatch) -> None:
+    """fuzz_one compares the process' descriptors before and after a mutant's runs (after a collection)."""
+    import fuzz.harness
+
+    kept = []
+
+    def leaky_main(argv: list[str], _out: object, _err: object) -> int:
+        kept.append(open(argv[-1], "rb"))  # noqa: SIM115 - the leak under test
+        return 0
+
+    monkeypatch.setattr(fuzz.harness, "main", leaky_main)
+    seed = fuzz_env.seeds[("gnu64", PROGRAM)]
+    tally = Tally()
+    try:
+        failures = fuzz_one(seed, seed.data, "leak", fuzz_env.workspace, tally, (("main", ("list",)),))
+    finally:
+        for handle in kept:
+            handle.close()
+    assert [problem.category for _run, problems in failures for problem in problems] == ["fd-leak"]
+    assert tally.problems["fd-leak"] == 1
