@@ -17,8 +17,9 @@ from elftools.elf.elffile import ELFFile
 
 from elfdeps.cli import main
 from elfdeps.elf.reader import ElfFile
+from elfdeps.errors import ElfFormatError
 from fuzz.harness import Workspace, argv_for, check_run, run_in_process, schema
-from fuzz.seeds import GROUPS, LIBRARY, PROGRAM, Seed, build_seeds
+from fuzz.seeds import DEPENDENCY, GROUPS, LIBRARY, PROGRAM, Seed, build_seeds
 
 
 @pytest.fixture(scope="module")
@@ -112,3 +113,22 @@ def test_unaligned_jmprel_inside_rela_keeps_whole_entries(env: tuple[dict, Works
             for command in (("symbols", "--json"), ("audit", "--json")):
                 run = run_in_process(argv_for(command, str(target), workspace.config))
                 assert run.code in (0, 1) and check_run(run) == [], (command, run.err)
+
+
+def test_huge_symtab_size_is_a_format_error(env: tuple[dict, Workspace]) -> None:
+    """Found by mutants 8:5294 and 8:6717 (.symtab's sh_size set to all ones): audit exited 3 with
+    struct.error "total struct size too long", raised by the bounds check itself, while explaining a
+    missing symbol (which reads the .symtab of every loaded object)."""
+    seeds, workspace = env
+    seed = seeds[("sysv64", DEPENDENCY)]
+    symtab = next(i for i, s in enumerate(ELFFile(io.BytesIO(seed.data)).iter_sections()) if s.name == ".symtab")
+    offset, size = _field(seed, f"shdr[{symtab}](.symtab).sh_size")
+    content = bytearray(seed.data)
+    content[offset : offset + size] = b"\xff" * size
+    with pytest.raises(ElfFormatError, match="implausibly large"):
+        _ = ElfFile("damaged", bytes(content)).static_definitions
+    with workspace.placed(seed, bytes(content)) as directory:
+        for command in (("audit",), ("audit", "--json"), ("audit", "--format", "sarif")):
+            run = run_in_process(argv_for(command, str(directory), workspace.config))
+            assert run.code == 1 and check_run(run) == [], (command, run.err)  # missing __tls_get_addr
+            assert "missing-symbol" in run.out
