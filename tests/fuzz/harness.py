@@ -32,7 +32,6 @@ Properties, each a ``Problem`` category when broken:
 
 from __future__ import annotations
 
-import functools
 import gc
 import io
 import json
@@ -56,7 +55,6 @@ from typing import Any
 
 import jsonschema_rs
 
-import elfdeps.cli
 from elfdeps.cli import main
 from fuzz.mutate import Chooser
 from fuzz.seeds import DEPENDENCY, LIBRARY, PROGRAM, Seed
@@ -74,7 +72,6 @@ __all__ = [
     "fresh_workspace",
     "full_plan",
     "fuzz_one",
-    "one_parser",
     "places",
     "remove_workspace",
     "run_in_process",
@@ -323,19 +320,6 @@ def _validator(kind: object) -> Any:
     return _VALIDATORS[kind]
 
 
-@contextmanager
-def one_parser() -> Iterator[None]:
-    """In-process runs share one argparse parser: building it costs ~7 ms a run (argparse looks up
-    gettext catalogues for every help string), a third of a typical run. Parsing is unchanged; the
-    subprocess sample still runs the real entry point."""
-    original = elfdeps.cli._parser
-    elfdeps.cli._parser = functools.cache(original)  # type: ignore[method-assign]
-    try:
-        yield
-    finally:
-        elfdeps.cli._parser = original  # type: ignore[method-assign]
-
-
 def _json_problem(run: Run) -> str | None:
     try:
         document = json.loads(run.out)
@@ -425,6 +409,7 @@ def fuzz_one(
     collection (parsed files form reference cycles; a mapping's descriptor waits for the collector)."""
     failures = []
     tally.mutants += 1
+    gc.collect()  # descriptors of earlier runs' garbage are not this mutant's
     fds_before = _open_fds()
     with workspace.placed(seed, content, hostile_copy) as directory:
         targets = {"main": str(directory / seed.name), "library": str(directory / PROGRAM), "directory": str(directory)}

@@ -29,7 +29,6 @@ from fuzz.harness import (
     check_run,
     full_plan,
     fuzz_one,
-    one_parser,
     run_in_process,
     run_subprocess,
     schema,
@@ -51,8 +50,7 @@ class FuzzEnv:
 def fuzz_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FuzzEnv]:
     seed_dir, seeds = build_seeds()
     workspace = Workspace(tmp_path_factory.mktemp("fuzz"), seed_dir, tuple(GROUPS))
-    with one_parser():
-        yield FuzzEnv(seeds, workspace)
+    yield FuzzEnv(seeds, workspace)
 
 
 def _describe(failures: list[tuple[Run, list]]) -> str:
