@@ -159,6 +159,8 @@ def _run(argv: tuple[str, ...] = ("list", "x"), code: int | None = 0, out: str =
         (_run(err="elfdeps: lib\x7f: x\n"), "control"),
         (_run(out="lib\udcff.so\n"), "control"),
         (_run(out="a\rb\n"), "control"),
+        (_run(out="lib\udcff.so\n", not_utf8=True, rss_mib=30.0), "control"),
+        (_run(code=3, err="elfdeps: internal error: MemoryError: \n", rss_mib=30.0), "memory"),
         (_run(err="warning: something\n"), "stderr"),
         (_run(argv=("list", "--json", "x"), out='{"schema_version": 2'), "json"),
         (_run(argv=("list", "--json", "x"), out='{"schema_version": 2}'), "json"),
