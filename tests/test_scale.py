@@ -7,8 +7,8 @@ wrapper process that runs nothing else), so pytest's memory never counts.
 
 The default run keeps the small variants (a 1,000-deep chain, a 1,000-file tree: ~40 s in all);
 `-m scale` adds the big ones (a 10,000-deep chain with every command, a 3,000-deep chain audit, a
-10,000-file tree audit: ~15 minutes on the shared 2-core machine, plus ~2 minutes to build the inputs
-the first time). Bounds are CPU seconds (user + system), so other jobs on the machine do not make the
+10,000-file tree audit: ~2-3 minutes on the shared 2-core machine, plus ~2 minutes to build the
+inputs the first time). Bounds are CPU seconds (user + system), so other jobs on the machine do not make the
 tests flaky; measured values are in tests/fuzz/README.md.
 """
 
