@@ -284,6 +284,10 @@ def _command_symbols(args: Arguments, out: TextIO, err: TextIO) -> _Outcome:
     files = FileCache()
     result = emulate(_main_path(args.file, args.root), _loader_env(args), files)
     if result.error is not None:  # the loader stops before binding anything
+        if args.json:  # still one JSON object: the files' load_error says why nothing is bound
+            from elfdeps.render.jsonreport import write_report
+
+            write_report("symbols", [result], out, extra={"bindings": []})
         _report_errors(result, err)
         return _Outcome(problems=True)
     if args.defines is not None:

@@ -176,7 +176,11 @@ class ElfFile:
 
     def unpack_from(self, fmt: str, offset: int, what: str) -> tuple[int, ...]:
         full = self.byte_order + fmt
-        self._check_range(offset, struct.calcsize(full), what)
+        try:
+            size = struct.calcsize(full)
+        except struct.error as error:  # a count from the file too large for any format ("total struct size too long")
+            raise ElfFormatError(f"{self.path}: {what} is implausibly large: truncated or corrupt") from error
+        self._check_range(offset, size, what)
         return struct.unpack_from(full, self._data, offset)
 
     def cstring(self, offset: int, limit: int, what: str) -> bytes:

@@ -139,7 +139,8 @@ def read_symbol_references(elf: ElfFile) -> tuple[SymbolReference, ...]:
     jmprel, rela_addr = dynamic.value(DT_JMPREL), dynamic.value(DT_RELA if rela else DT_REL)
     rela_size = dynamic.value(DT_RELASZ if rela else DT_RELSZ) or 0
     if plt and jmprel is not None and rela_addr is not None and rela_addr <= jmprel < rela_addr + rela_size:
-        table = table[: jmprel - rela_addr]
+        inside = jmprel - rela_addr
+        table = table[: inside - inside % entry_size]  # whole entries: a hostile DT_JMPREL may be unaligned
     scan(table, in_plt=False, skip=min(count, len(table) // entry_size))
     scan(plt, in_plt=True, skip=0)
     return tuple(references)

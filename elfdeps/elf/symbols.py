@@ -274,13 +274,15 @@ def static_definitions(elf: ElfFile) -> dict[bytes, tuple[int, int]]:
     Not what the loader reads: elfdeps consults it only to explain a missing symbol that a loaded
     object defines but keeps local or hidden (e.g. a C wrapper linked in without being exported).
     """
-    symtab = next((section for section in elf.sections if section.name == b".symtab"), None)
+    # By type as well as name: any section can be renamed ".symtab" through its sh_name.
+    symtab = next((s for s in elf.sections if s.name == b".symtab" and s.type == C.SHT_SYMTAB), None)
     if symtab is None or not symtab.entsize or symtab.link >= len(elf.sections):
         return {}
     strings = elf.sections[symtab.link]
     elf.unpack_from(f"{symtab.size}x", symtab.offset, ".symtab")
     fmt = elf.byte_order + ("IBBHQQ" if elf.is_64 else "IIIBBH")
-    raw = elf.data[symtab.offset : symtab.offset + symtab.size - symtab.size % symtab.entsize]
+    entry_size = struct.calcsize(fmt)  # what is decoded, whatever sh_entsize claims
+    raw = elf.data[symtab.offset : symtab.offset + symtab.size - symtab.size % entry_size]
     found: dict[bytes, tuple[int, int]] = {}
     end = strings.offset + strings.size
     for fields in struct.iter_unpack(fmt, raw):

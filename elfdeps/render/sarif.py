@@ -29,7 +29,9 @@ def _location(path: str, base: str) -> dict[str, Any]:
 
 def _result(finding: Finding, base: str) -> dict[str, Any]:
     text = finding.message + (f" Hint: {finding.hint}" if finding.hint else "")
-    fingerprint = hashlib.sha256("\0".join(str(part) for part in finding.key).encode()).hexdigest()
+    # surrogateescape: a name that is not UTF-8 (os.fsdecode's \udcXX) hashes as the file's own bytes
+    key = "\0".join(str(part) for part in finding.key).encode("utf-8", "surrogateescape")
+    fingerprint = hashlib.sha256(key).hexdigest()
     result: dict[str, Any] = {
         "ruleId": finding.rule,
         "ruleIndex": list(RULES).index(finding.rule),
