@@ -344,6 +344,40 @@ def _command_graph(args: Arguments, out: TextIO, _err: TextIO) -> _Outcome:
     return _Outcome(problems=any(finding.severity is Severity.ERROR for finding in report.findings))
 
 
+def _command_crates(args: Arguments, out: TextIO, err: TextIO) -> _Outcome:
+    """Per analysed file: emulate, bind, then the Rust stage with every object's definitions read."""
+    from elfdeps.binding import bind
+    from elfdeps.elf.cache import FileCache
+    from elfdeps.loader.graph import emulate
+    from elfdeps.rust.crates import crate_report
+    from elfdeps.rust.problems import Level
+
+    env = _loader_env(args)
+    files = FileCache()
+    analysed = []
+    for path in args.files:
+        result = emulate(_main_path(path, args.root), env, files)
+        binding = bind(result, files) if result.error is None else None
+        analysed.append((result, crate_report(result, files, binding)))
+    if args.json:
+        from elfdeps.render.crates_json import crates_json
+        from elfdeps.render.jsonreport import write_report
+
+        crates = [crates_json(result, report) for result, report in analysed]
+        write_report("crates", [result for result, _ in analysed], out, {"crates": crates})
+    else:
+        from elfdeps.render.crates_text import render_crates
+        from elfdeps.render.text import Palette
+
+        palette = Palette(_use_colour(out))
+        for result, report in analysed:
+            render_crates(result, report, out, palette, verbose=args.verbose)
+    for result, _ in analysed:
+        _report_errors(result, err)
+    errors = any(problem.level is Level.ERROR for _, report in analysed for problem in report.problems)
+    return _Outcome(problems=errors or any(not result.ok for result, _ in analysed))
+
+
 def _command_why(args: Arguments, out: TextIO, err: TextIO) -> _Outcome:
     from elfdeps.depgraph.chains import find_chains
     from elfdeps.loader.graph import emulate
@@ -386,6 +420,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
             "symbols": _command_symbols,
             "graph": _command_graph,
             "why": _command_why,
+            "crates": _command_crates,
         }[args.command]
         outcome = command(args, out, err)
         out.flush()
