@@ -124,8 +124,10 @@ def _command_list(args: Arguments, out: TextIO, err: TextIO) -> _Outcome:
     if args.json:
         from elfdeps.advice.nearby import explain_missing
         from elfdeps.render.jsonreport import write_report
+        from elfdeps.rust.labels import rust_labels
 
-        write_report("list", [explain_missing(result, files, targets.of(result, env), _toolchains())], out)
+        explained = explain_missing(result, files, targets.of(result, env), _toolchains())
+        write_report("list", [explained], out, rust=[rust_labels(result, files)])
     else:
         render_list(result, out)
     _report_errors(result, err)
@@ -150,10 +152,13 @@ def _command_tree(args: Arguments, out: TextIO, err: TextIO) -> _Outcome:
             result = explain_missing(result, files, targets.of(result, env), toolchains)
         results.append(result)
         fixes.append(_combined_fix(result, env, files, targets, toolchains))
+    from elfdeps.rust.labels import rust_labels  # imports the Rust stage only for a Rust object
+
+    rust = [rust_labels(result, files) for result in results]
     if args.json:
         from elfdeps.render.jsonreport import write_report
 
-        write_report("tree", results, out, full_tree=args.all, fixes=fixes)
+        write_report("tree", results, out, full_tree=args.all, fixes=fixes, rust=rust)
     else:
         from elfdeps.render.text import Palette, TreeOptions, fix_lines, render_tree
 
@@ -167,8 +172,8 @@ def _command_tree(args: Arguments, out: TextIO, err: TextIO) -> _Outcome:
             verbose=args.verbose,
             unicode=not args.ascii and _unicode_terminal(out),
         )
-        for result, fix in zip(results, fixes, strict=True):
-            render_tree(result, out, palette, options, fix_lines=fix_lines(fix, palette))
+        for result, fix, labels in zip(results, fixes, rust, strict=True):
+            render_tree(result, out, palette, options, fix_lines=fix_lines(fix, palette), rust=labels)
     for result in results:
         _report_errors(result, err)
     return _Outcome(problems=any(not result.ok for result in results))

@@ -1,4 +1,4 @@
-"""`elfdeps crates` (issue 6 item 5) on the real cargo/rustc
+"""`elfdeps crates` (issue 6 item 5) and the Rust labels of `tree` and its JSON, on the real cargo/rustc
 builds of fixtures/rust. Expectations come from the fixtures' own facts, never from elfdeps: the
 `rust_metadata_<crate>_<id>` exports and `.comment` lines read by readelf (fixtures.rust.elf_facts), the
 duplicated crates and builds the files imply (fixtures.rust.oracle, readelf + c++filt), the real
@@ -11,6 +11,8 @@ import io
 import json
 import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,10 @@ import pytest
 from rust_support import fixture_or_skip
 
 from elfdeps.cli import main
+from elfdeps.render.text import rust_label
+from elfdeps.rust.metadata import RustMarkers
+from elfdeps.rust.names import Crate
+from elfdeps.rust.objects import Kind, RustFacts
 from fixtures.rust import Case, RustFixture, elf_facts, loader, oracle
 
 REPO = Path(__file__).resolve().parent.parent
@@ -66,6 +72,75 @@ def expected_label(path: str) -> dict[str, Any] | None:
 
 def base(path: str | None) -> str:
     return os.path.basename(path or "")
+
+
+# -- the Rust labels of tree ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("scenario", "case_name"),
+    [("ws", "f1b_with_search_path"), ("twostd", "f2r_rust_program_and_cdylib"), ("dup", "f4a_two_versions")],
+)
+def test_tree_json_labels_every_rust_object(scenario: str, case_name: str) -> None:
+    fx = fixture_or_skip(scenario)
+    code, report = as_json(fx, fx.case(case_name), "tree")
+    assert code == 0
+    objects = report["files"][0]["objects"]
+    labelled = 0
+    for obj in objects:
+        want = expected_label(obj["path"]) if obj["found"] else None
+        got = obj.get("rust")
+        if got is not None:
+            got = {**got, "rustc": sorted(got["rustc"])}
+        assert got == want, obj["path"]
+        labelled += want is not None
+    assert labelled >= 2
+
+
+def test_tree_text_names_kind_crate_and_the_toolchain_release() -> None:
+    fx = fixture_or_skip("ws")
+    case = fx.case("f1b_with_search_path")
+    code, out, err = elfdeps(fx, case, "tree")
+    assert (code, err) == (0, "")
+    lines = out.splitlines()
+    assert lines[0].endswith(" rust-executable")
+    deps = fx.path("target-dyn/debug/deps")
+    for crate in ("leaf", "mid", "base"):
+        assert set(elf_facts.crate_ids(deps / f"lib{crate}.so")) == {crate}
+        assert any(line.endswith(f"lib{crate}.so [LD_LIBRARY_PATH] rust-dylib {crate}") for line in lines), out
+    libstd = fx.stable.libstd.name
+    (line,) = [line for line in lines if libstd in line]
+    assert line.endswith(f"{libstd} [LD_LIBRARY_PATH] toolchain std {fx.stable.release}")
+    assert not any("rust" in line for line in lines if "libc.so.6" in line)
+
+
+def test_tree_of_a_c_program_never_imports_the_rust_stage() -> None:
+    code = (
+        "import sys, io\n"
+        "from elfdeps.cli import main\n"
+        "rc = main(['tree', '--no-env', '/usr/bin/ssh'], io.StringIO(), io.StringIO())\n"
+        "loaded = [m for m in sys.modules if m.startswith('elfdeps.rust.') and m != 'elfdeps.rust.labels']\n"
+        "re_loaded = 're' in sys.modules\n"
+        "out = io.StringIO()\n"
+        "main(['tree', '--json', '--no-env', '/usr/bin/ssh'], out, io.StringIO())\n"
+        "labels = [o for o in __import__('json').loads(out.getvalue())['files'][0]['objects'] if 'rust' in o]\n"
+        "loaded += [m for m in sys.modules if m.startswith('elfdeps.rust.') and m != 'elfdeps.rust.labels']\n"
+        "print(rc, labels, loaded, re_loaded)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-S", "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
+    )
+    assert proc.stdout.split() == ["0", "[]", "[]", "False"], proc.stdout + proc.stderr
+
+
+def test_labels_are_escaped() -> None:
+    markers = RustMarkers(None, Crate(b"evil\x1b[2J", 1), False, (b"1.95.0\x07 (x)",), True, (), ())
+    facts = RustFacts(Kind.RUST_DYLIB, Crate(b"evil\x1b[2J", 1), (b"1.95.0\x07 (x)",), markers)
+    assert rust_label(facts, True) == "rust-dylib evil\\x1b[2J 1.95.0\\x07"
 
 
 # -- crates ---------------------------------------------------------------------------------------
