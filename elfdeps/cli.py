@@ -309,7 +309,7 @@ def _command_graph(args: Arguments, out: TextIO, _err: TextIO) -> _Outcome:
     from elfdeps.audit.rules import Severity
     from elfdeps.audit.runner import AuditOptions, audit
     from elfdeps.depgraph.model import build_model
-    from elfdeps.depgraph.rust_standin import rust_facts
+    from elfdeps.depgraph.rust_stage import rust_facts
     from elfdeps.depgraph.views import ViewOptions, cut
     from elfdeps.render.dot import DotOptions, dot_text, render
 
@@ -324,7 +324,6 @@ def _command_graph(args: Arguments, out: TextIO, _err: TextIO) -> _Outcome:
         if entry.result is None:  # a file that looks like ELF but cannot be read
             raise InputError(entry.findings[0].message if entry.findings else f"{entry.path}: cannot be analysed")
     results = [entry.result for entry in report.entries if entry.result is not None]
-    # The Rust stage plugs in here: rust_facts() is the stand-in (see elfdeps/depgraph/rust_standin.py).
     from elfdeps.elf.cache import FileCache
 
     model = build_model(results, report.findings, rust_facts(results, FileCache()))
