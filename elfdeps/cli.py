@@ -368,7 +368,8 @@ def _command_crates(args: Arguments, out: TextIO, err: TextIO) -> _Outcome:
         from elfdeps.render.jsonreport import write_report
 
         crates = [crates_json(result, report) for result, report in analysed]
-        write_report("crates", [result for result, _ in analysed], out, {"crates": crates})
+        labels = [{item.object: item.facts for item in report.objects} for _, report in analysed]
+        write_report("crates", [result for result, _ in analysed], out, {"crates": crates}, rust=labels)
     else:
         from elfdeps.render.crates_text import render_crates
         from elfdeps.render.text import Palette

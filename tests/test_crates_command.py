@@ -177,6 +177,10 @@ def test_problems_are_the_ones_the_files_imply(scenario: str, case_name: str, co
     got, report = as_json(fx, case, "crates")
     assert got == code
     assert problem_keys(report) == implied
+    for obj in report["files"][0]["objects"]:  # the same labels as tree's
+        label = obj.get("rust")
+        sorted_label = {**label, "rustc": sorted(label["rustc"])} if label else None
+        assert sorted_label == (expected_label(obj["path"]) if obj["found"] else None), obj["path"]
     text_code, out, err = elfdeps(fx, case, "crates")
     assert (text_code, err) == (code, "")
     problem_lines = [line.strip() for line in out.splitlines() if line.startswith("    ") and ": " in line]
