@@ -51,6 +51,10 @@ def _object(obj: LoadedObject, result: LoadResult, rust: RustFacts | None = None
         "required": obj.required,
         "searched": [_attempt(attempt) for attempt in obj.attempts],
     }
+    if rust is not None:
+        from elfdeps.render.crates_json import rust_label
+
+        entry["rust"] = rust_label(rust)
     if not obj.found:
         entry["nearby"] = [
             {
@@ -62,10 +66,6 @@ def _object(obj: LoadedObject, result: LoadResult, rust: RustFacts | None = None
             }
             for m in obj.nearby
         ]
-    if rust is not None:
-        from elfdeps.render.crates_json import rust_label
-
-        entry["rust"] = rust_label(rust)
     return entry
 
 
