@@ -193,6 +193,15 @@ COMMANDS: dict[str, Command] = {
             ),
         ),
         Command(
+            "crates",
+            "Rust: which crate build lives in which loaded object, and where its imports bind",
+            (_FILES,),
+            (
+                _JSON,
+                Option(("-v", "--verbose"), "verbose", FLAG, "every crate of every object, every crate build"),
+            ),
+        ),
+        Command(
             "why",
             "every chain of DT_NEEDED edges that brings LIB in",
             (_FILE, Positional("library", "LIB", "a soname or file name, a path, or a glob of either")),

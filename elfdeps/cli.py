@@ -124,8 +124,10 @@ def _command_list(args: Arguments, out: TextIO, err: TextIO) -> _Outcome:
     if args.json:
         from elfdeps.advice.nearby import explain_missing
         from elfdeps.render.jsonreport import write_report
+        from elfdeps.rust.labels import rust_labels
 
-        write_report("list", [explain_missing(result, files, targets.of(result, env), _toolchains())], out)
+        explained = explain_missing(result, files, targets.of(result, env), _toolchains())
+        write_report("list", [explained], out, rust=[rust_labels(result, files)])
     else:
         render_list(result, out)
     _report_errors(result, err)
@@ -150,10 +152,13 @@ def _command_tree(args: Arguments, out: TextIO, err: TextIO) -> _Outcome:
             result = explain_missing(result, files, targets.of(result, env), toolchains)
         results.append(result)
         fixes.append(_combined_fix(result, env, files, targets, toolchains))
+    from elfdeps.rust.labels import rust_labels  # imports the Rust stage only for a Rust object
+
+    rust = [rust_labels(result, files) for result in results]
     if args.json:
         from elfdeps.render.jsonreport import write_report
 
-        write_report("tree", results, out, full_tree=args.all, fixes=fixes)
+        write_report("tree", results, out, full_tree=args.all, fixes=fixes, rust=rust)
     else:
         from elfdeps.render.text import Palette, TreeOptions, fix_lines, render_tree
 
@@ -167,8 +172,8 @@ def _command_tree(args: Arguments, out: TextIO, err: TextIO) -> _Outcome:
             verbose=args.verbose,
             unicode=not args.ascii and _unicode_terminal(out),
         )
-        for result, fix in zip(results, fixes, strict=True):
-            render_tree(result, out, palette, options, fix_lines=fix_lines(fix, palette))
+        for result, fix, labels in zip(results, fixes, rust, strict=True):
+            render_tree(result, out, palette, options, fix_lines=fix_lines(fix, palette), rust=labels)
     for result in results:
         _report_errors(result, err)
     return _Outcome(problems=any(not result.ok for result in results))
@@ -308,7 +313,7 @@ def _command_graph(args: Arguments, out: TextIO, _err: TextIO) -> _Outcome:
     from elfdeps.audit.rules import Severity
     from elfdeps.audit.runner import AuditOptions, audit
     from elfdeps.depgraph.model import build_model
-    from elfdeps.depgraph.rust_standin import rust_facts
+    from elfdeps.depgraph.rust_stage import rust_facts
     from elfdeps.depgraph.views import ViewOptions, cut
     from elfdeps.render.dot import DotOptions, dot_text, render
 
@@ -323,7 +328,6 @@ def _command_graph(args: Arguments, out: TextIO, _err: TextIO) -> _Outcome:
         if entry.result is None:  # a file that looks like ELF but cannot be read
             raise InputError(entry.findings[0].message if entry.findings else f"{entry.path}: cannot be analysed")
     results = [entry.result for entry in report.entries if entry.result is not None]
-    # The Rust stage plugs in here: rust_facts() is the stand-in (see elfdeps/depgraph/rust_standin.py).
     from elfdeps.elf.cache import FileCache
 
     model = build_model(results, report.findings, rust_facts(results, FileCache()))
@@ -346,6 +350,41 @@ def _command_graph(args: Arguments, out: TextIO, _err: TextIO) -> _Outcome:
         except OSError as error:
             raise InputError(f"{args.output}: cannot write the graph: {error.strerror}") from error
     return _Outcome(problems=any(finding.severity is Severity.ERROR for finding in report.findings))
+
+
+def _command_crates(args: Arguments, out: TextIO, err: TextIO) -> _Outcome:
+    """Per analysed file: emulate, bind, then the Rust stage with every object's definitions read."""
+    from elfdeps.binding import bind
+    from elfdeps.elf.cache import FileCache
+    from elfdeps.loader.graph import emulate
+    from elfdeps.rust.crates import crate_report
+    from elfdeps.rust.problems import Level
+
+    env = _loader_env(args)
+    files = FileCache()
+    analysed = []
+    for path in args.files:
+        result = emulate(_main_path(path, args.root), env, files)
+        binding = bind(result, files) if result.error is None else None
+        analysed.append((result, crate_report(result, files, binding)))
+    if args.json:
+        from elfdeps.render.crates_json import crates_json
+        from elfdeps.render.jsonreport import write_report
+
+        crates = [crates_json(result, report) for result, report in analysed]
+        labels = [{item.object: item.facts for item in report.objects} for _, report in analysed]
+        write_report("crates", [result for result, _ in analysed], out, {"crates": crates}, rust=labels)
+    else:
+        from elfdeps.render.crates_text import render_crates
+        from elfdeps.render.text import Palette
+
+        palette = Palette(_use_colour(out))
+        for result, report in analysed:
+            render_crates(result, report, out, palette, verbose=args.verbose)
+    for result, _ in analysed:
+        _report_errors(result, err)
+    errors = any(problem.level is Level.ERROR for _, report in analysed for problem in report.problems)
+    return _Outcome(problems=errors or any(not result.ok for result, _ in analysed))
 
 
 def _command_why(args: Arguments, out: TextIO, err: TextIO) -> _Outcome:
@@ -390,6 +429,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
             "symbols": _command_symbols,
             "graph": _command_graph,
             "why": _command_why,
+            "crates": _command_crates,
         }[args.command]
         outcome = command(args, out, err)
         out.flush()

@@ -1,7 +1,8 @@
 """`elfdeps graph` (issue 7 part 2): the DOT text (goldens, determinism, node and edge sets equal the
 real loader's objects and DT_NEEDED edges), SVG/PNG/PDF from Graphviz's dot, the cuts (--focus,
---max-depth, --collapse-system), problems from the audit drawn on it, the stand-in Rust facts on a C
-program loading two real Rust dylibs, hostile names, the error paths, and the time budget.
+--max-depth, --collapse-system), problems from the audit drawn on it, the Rust stage's kinds and
+duplicated crates on a C program loading two real Rust dylibs (more in test_graph_rust.py), hostile
+names, the error paths, and the time budget.
 
 Goldens: tests/golden/graph/*.dot, with the fixture directory written as @DIR@; set
 ELFDEPS_UPDATE_GOLDEN=1 to rewrite them after a deliberate change (and look at the diff).
@@ -313,7 +314,7 @@ def _host_rustlib() -> str:
     return f"{sysroot.strip()}/lib/rustlib/{host}/lib"
 
 
-def test_stand_in_rust_facts_with_a_shared_libstd(tmp_path: Path) -> None:
+def test_rust_facts_with_a_shared_libstd(tmp_path: Path) -> None:
     """libstd-<hash>.so is libstd; a prefer-dynamic dylib needs it and carries no std of its own; a
     dylib that embeds std and the shared libstd are the same crate twice."""
     program = build_rust_shared_std(tmp_path / "shared")
@@ -326,23 +327,6 @@ def test_stand_in_rust_facts_with_a_shared_libstd(tmp_path: Path) -> None:
     assert [kinds["libra.so"], kinds["librb.so"], kinds[libstd]] == ["kind-rust-dylib"] * 2 + ["kind-libstd"]
     tie = re.findall(r"^  (n\d+) -> (n\d+) \[[^\n]*class=\"group\"", out, re.MULTILINE)
     assert [(graph.labels[s], graph.labels[t]) for s, t in tie] == [("libra.so", libstd)]
-
-
-@pytest.mark.parametrize(
-    ("symbol", "is_std"),
-    [
-        (b"_RNvNtCsjrHSEGnQ3l9_3std9panicking12default_hook", True),
-        (b"_RNvNCNKNvNvMNtNtNtCsjrHSEGnQ3l9_3std4sync4mpmc7contextNtBa_7Context4with7CONTEXT0", True),
-        (b"_RNvMsi_NtNtNtCsjrHSEGnQ3l9_3std3sys2fs4unixNtB5_4File4read", True),
-        (b"_RNvMs_NtCslNYArtu3iFV_5alloc5boxed3new", False),  # alloc, not std
-        (b"_RINvNtCsgEmfK2I1SDS_4core9panicking13assert_failedAhj4_RShECsjrHSEGnQ3l9_3std", False),  # generic
-        (b"_RNvNtCs1234_6stdlib3foo", False),  # a crate whose name starts with std
-    ],
-)
-def test_std_item_names(symbol: bytes, is_std: bool) -> None:
-    from elfdeps.depgraph.rust_standin import _STD_V0
-
-    assert bool(_STD_V0.match(symbol)) is is_std
 
 
 def test_missing_symbol_outlines_the_object_red() -> None:

@@ -8,12 +8,11 @@ from __future__ import annotations
 import struct
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from elfdeps.elf import constants as C
 from elfdeps.elf.symbols import Symbol, address_to_offset, can_bind, decode_symbol, dynsym_count
 from elfdeps.errors import ElfFormatError
-from elfdeps.facts import Fact
+from elfdeps.facts import TYPE_CHECKING, Fact
 
 if TYPE_CHECKING:
     from elfdeps.elf.reader import ElfFile

@@ -351,16 +351,30 @@ class ElfFile:
             raise ElfFormatError(f"{self.path}: section header entry size {self.e_shentsize} is too small")
         self._check_range(self.e_shoff, self.e_shnum * self.e_shentsize, "the section header table")
         fmt = self.byte_order + ("IIQQQQIIQQ" if self.is_64 else "IIIIIIIIII")
-        raw = [struct.unpack_from(fmt, self._data, self.e_shoff + i * self.e_shentsize) for i in range(self.e_shnum)]
-        names_offset = names_end = None
+        # One copy of the table and of the name table, then plain bytes operations: reading through the
+        # mmap entry by entry costs a buffer acquisition per field access (~3 us per section).
+        table = self._data[self.e_shoff : self.e_shoff + self.e_shnum * self.e_shentsize]
+        if self.e_shentsize == entry_size:
+            raw = list(struct.iter_unpack(fmt, table))
+        else:
+            raw = [struct.unpack_from(fmt, table, i * self.e_shentsize) for i in range(self.e_shnum)]
+        names: bytes | None = None
+        names_offset = limit = 0
         if self.e_shstrndx < len(raw):
             _, _, _, _, names_offset, names_size, *_ = raw[self.e_shstrndx]
-            names_end = names_offset + names_size
+            limit = min(names_offset + names_size, len(self._data))
+            names = self._data[names_offset:limit] if names_offset < limit else b""
         sections = []
         for name_index, sh_type, sh_flags, addr, offset, size, link, info, _align, entsize in raw:
             name = b""
-            if names_offset is not None and names_end is not None:
-                name = self.cstring(names_offset + name_index, names_end, "section name")
+            if names is not None:  # what cstring(names_offset + name_index, names_end) checks
+                start = names_offset + name_index
+                if start >= limit:
+                    raise ElfFormatError(f"{self.path}: section name string offset {start:#x} lies outside its table")
+                end = names.find(b"\0", name_index)
+                if end < 0:
+                    raise ElfFormatError(f"{self.path}: section name string at {start:#x} is not terminated")
+                name = names[name_index:end]
             sections.append(Section(name, sh_type, sh_flags, addr, offset, size, link, info, entsize))
         return tuple(sections)
 

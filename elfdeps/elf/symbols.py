@@ -6,11 +6,10 @@ DT_VERNEED(NUM), DT_VERDEF(NUM). Mirrors glibc elf/dl-lookup.c and elf/dl-versio
 from __future__ import annotations
 
 import struct
-from typing import TYPE_CHECKING
 
 from elfdeps.elf import constants as C
 from elfdeps.errors import ElfFormatError
-from elfdeps.facts import Fact
+from elfdeps.facts import TYPE_CHECKING, Fact
 
 if TYPE_CHECKING:
     from elfdeps.elf.reader import ElfFile

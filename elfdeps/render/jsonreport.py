@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, TextIO
 
 from elfdeps import __version__
@@ -19,6 +19,7 @@ from elfdeps.model import Attempt, LoadedObject, LoadResult
 if TYPE_CHECKING:
     from elfdeps.advice.fix import CombinedFix
     from elfdeps.audit.runner import EntryOutcome, FindingCollector
+    from elfdeps.rust.objects import RustFacts
 
 __all__ = ["SCHEMA_VERSION", "file_report", "write_audit_report", "write_report"]
 
@@ -36,7 +37,7 @@ def _attempt(attempt: Attempt) -> dict[str, Any]:
     }
 
 
-def _object(obj: LoadedObject, result: LoadResult) -> dict[str, Any]:
+def _object(obj: LoadedObject, result: LoadResult, rust: RustFacts | None = None) -> dict[str, Any]:
     needed_by = result.objects[obj.needed_by].path if obj.needed_by is not None else None
     entry: dict[str, Any] = {
         "name": obj.display_name,
@@ -50,6 +51,10 @@ def _object(obj: LoadedObject, result: LoadResult) -> dict[str, Any]:
         "required": obj.required,
         "searched": [_attempt(attempt) for attempt in obj.attempts],
     }
+    if rust is not None:
+        from elfdeps.render.crates_json import rust_label
+
+        entry["rust"] = rust_label(rust)
     if not obj.found:
         entry["nearby"] = [
             {
@@ -123,7 +128,14 @@ def _fix(fix: CombinedFix) -> dict[str, Any]:
     }
 
 
-def file_report(result: LoadResult, *, full_tree: bool = False, fix: CombinedFix | None = None) -> dict[str, Any]:
+def file_report(
+    result: LoadResult,
+    *,
+    full_tree: bool = False,
+    fix: CombinedFix | None = None,
+    rust: Mapping[int, RustFacts] | None = None,
+) -> dict[str, Any]:
+    """One analysed file; ``rust``: the Rust objects' facts (elfdeps.rust.labels), as each object's ``rust``."""
     facts = result.main.facts
     assert facts is not None, "the main file of a result was read"
     index = DependencyIndex(result)
@@ -150,7 +162,7 @@ def file_report(result: LoadResult, *, full_tree: bool = False, fix: CombinedFix
         "rpath": _strings(facts.rpath),
         "runpath": _strings(facts.runpath),
         "flags": list(facts.flags),
-        "objects": [_object(obj, result) for obj in result.objects],
+        "objects": [_object(obj, result, rust.get(obj.index) if rust else None) for obj in result.objects],
         "edges": _edges(result),
         "load_error": (
             {"name": error.name, "path": error.path, "message": error.message} if error is not None else None
@@ -184,15 +196,18 @@ def write_report(
     *,
     full_tree: bool = False,
     fixes: list[CombinedFix | None] | None = None,
+    rust: list[dict[int, RustFacts]] | None = None,
 ) -> None:
     fixes = fixes or [None] * len(results)
+    labels = rust or [{}] * len(results)
     report: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "tool": {"name": "elfdeps", "version": __version__},
         "command": command,
         "environment": _environment(results[0]) if results else {},
         "files": [
-            file_report(result, full_tree=full_tree, fix=fix) for result, fix in zip(results, fixes, strict=True)
+            file_report(result, full_tree=full_tree, fix=fix, rust=found)
+            for result, fix, found in zip(results, fixes, labels, strict=True)
         ],
     }
     if extra:

@@ -8,7 +8,7 @@ Every name and path read from a file or the file system goes through ``shown`` (
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 from elfdeps.depgraph.tree import DependencyIndex, NodeRole, TreeNode, dependency_tree
 from elfdeps.facts import TYPE_CHECKING, Fact
@@ -19,8 +19,9 @@ if TYPE_CHECKING:
     from typing import TextIO
 
     from elfdeps.advice.fix import CombinedFix
+    from elfdeps.rust.objects import RustFacts
 
-__all__ = ["Palette", "TreeOptions", "describe_attempt", "fix_lines", "render_list", "render_tree"]
+__all__ = ["Palette", "TreeOptions", "describe_attempt", "fix_lines", "render_list", "render_tree", "rust_label"]
 
 
 class Palette(Fact):
@@ -202,7 +203,23 @@ def _visible(nodes: list[TreeNode], result: LoadResult, options: TreeOptions) ->
     return kept
 
 
-def _line(node: TreeNode, result: LoadResult, options: TreeOptions, palette: Palette) -> str:
+def rust_label(facts: RustFacts, with_version: bool) -> str:
+    """A Rust object's label: ``rust-dylib base``, ``toolchain std 1.95.0``, ``cdylib`` (escaped)."""
+    words = ["toolchain" if facts.kind == "toolchain-std" else facts.kind.value]
+    if facts.crate is not None:
+        words.append(shown(facts.crate.name))
+    if (with_version or facts.kind == "toolchain-std") and facts.versions:
+        words.append("+".join(shown(version.split(b" ", 1)[0]) for version in facts.versions))
+    return " ".join(words)
+
+
+def _rust_labels(rust: Mapping[int, RustFacts]) -> dict[int, str]:
+    """Labels of the Rust objects; each names its rustc release when the program mixes several."""
+    mixed = len({version for facts in rust.values() for version in facts.versions}) > 1
+    return {index: rust_label(facts, mixed) for index, facts in rust.items()}
+
+
+def _line(node: TreeNode, result: LoadResult, options: TreeOptions, palette: Palette, rust: Mapping[int, str]) -> str:
     assert node.edge is not None
     obj = result.objects[node.object]
     requester = result.objects[node.edge.requester]
@@ -219,6 +236,8 @@ def _line(node: TreeNode, result: LoadResult, options: TreeOptions, palette: Pal
     if options.paths:
         text += f" => {shown(obj.path or '')}"
     text += " " + palette.dim(f"[{label}]")
+    if node.object in rust:
+        text += " " + rust[node.object]
     if node.role is NodeRole.CYCLE:
         text += " " + palette.warn("(cycle)")
     if node.edge.shadowed_path:
@@ -231,7 +250,7 @@ def _line(node: TreeNode, result: LoadResult, options: TreeOptions, palette: Pal
     return text
 
 
-def _header(result: LoadResult, palette: Palette) -> str:
+def _header(result: LoadResult, palette: Palette, rust: Mapping[int, str]) -> str:
     header = palette.name(shown(result.main_path))
     facts = result.main.facts
     interpreter = next((obj for obj in result.objects if obj.via is Via.INTERPRETER), None)
@@ -239,6 +258,8 @@ def _header(result: LoadResult, palette: Palette) -> str:
         header += f" (interpreter => {shown(facts.interpreter)})"
     elif interpreter is not None:
         header += f" (interpreter => {shown(interpreter.path or '')})"
+    if 0 in rust:
+        header += " " + rust[0]
     return header
 
 
@@ -299,9 +320,12 @@ def render_tree(
     options: TreeOptions = TreeOptions(),  # noqa: B008 - an immutable NamedTuple
     index: DependencyIndex | None = None,
     fix_lines: tuple[str, ...] = (),
+    rust: Mapping[int, RustFacts] | None = None,
 ) -> None:
-    """The tree of one emulated start, then the search lists (-v), ``fix_lines`` and a summary."""
-    out.write(_header(result, palette) + "\n")
+    """The tree of one emulated start, then the search lists (-v), ``fix_lines`` and a summary;
+    ``rust``: the Rust objects' facts (:func:`elfdeps.rust.labels.rust_labels`), labelled on their lines."""
+    labels = _rust_labels(rust) if rust else {}
+    out.write(_header(result, palette, labels) + "\n")
     facts = result.main.facts
     if facts is not None and not facts.dynamic:
         out.write("    statically linked\n")
@@ -310,7 +334,7 @@ def render_tree(
     drawing = _Drawing(visible, options.unicode)
     missing_shown: list[int] = []
     for position, node in enumerate(visible[1:], 1):
-        out.write(drawing.prefix(position, node) + _line(node, result, options, palette) + "\n")
+        out.write(drawing.prefix(position, node) + _line(node, result, options, palette, labels) + "\n")
         if node.role is NodeRole.NOT_FOUND and node.object not in missing_shown:
             missing_shown.append(node.object)
     for line in _details(result, missing_shown, options, palette):

@@ -19,6 +19,7 @@ Public API: :func:`read_markers` -> :class:`RustMarkers`; :class:`RustcSection`;
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 from elfdeps.elf import constants as C
 from elfdeps.errors import ElfFormatError
@@ -136,17 +137,29 @@ def _exported_markers(elf: ElfFile) -> tuple[Crate | None, bool]:
     except ElfFormatError:  # no dynamic string table: nothing is exported by name
         return None, False
     crate = None
-    for match in _METADATA_SYMBOL.finditer(elf.data, max(start - 1, 0), end):
+    start = max(start - 1, 0)
+    for match in _matches(elf.data, b"\0rust_metadata_", _METADATA_SYMBOL, start, end):
         name = match.group(0)[1:-1]
         if _defined(elf, name):
             crate = Crate(match.group(1), int(match.group(2), 16))
             break
     decls = False
-    for match in _PROC_MACRO_DECLS.finditer(elf.data, max(start - 1, 0), end):
+    for match in _matches(elf.data, b"\0__rustc_proc_macro_decls_", _PROC_MACRO_DECLS, start, end):
         if _defined(elf, match.group(0)[1:-1]):
             decls = True
             break
     return crate, decls
+
+
+def _matches(data: bytes, prefix: bytes, pattern: re.Pattern[bytes], start: int, end: int) -> Iterator[re.Match[bytes]]:
+    """``pattern`` matched where ``prefix`` (its literal start) occurs: ``bytes.find`` skips a 2 MB string
+    table (librustc_driver's) in well under a millisecond, where a regex search tries every NUL."""
+    at = data.find(prefix, start, end)
+    while at >= 0:
+        match = pattern.match(data, at, end)
+        if match is not None:
+            yield match
+        at = data.find(prefix, at + 1, end)
 
 
 def _defined(elf: ElfFile, name: bytes) -> bool:
