@@ -330,8 +330,8 @@ def _json_problem(run: Run) -> str | None:
     validator = _validator(kind)
     if validator is None:
         return f"no schema for schema_version {kind!r}"
-    for error in validator.iter_errors(document):
-        return f"schema: {error.message[:200]} at {list(error.instance_path)}"
+    for problem in validator.iter_errors(document):
+        return f"schema: {problem.message[:200]} at {list(problem.instance_path)}"
     return None
 
 

@@ -79,7 +79,7 @@ class DrawChooser:
         self.draw = draw
 
     def integer(self, low: int, high: int) -> int:
-        return int(self.draw(self._st.integers(low, high)))  # type: ignore[call-overload]
+        return int(self.draw(self._st.integers(low, high)))  # type: ignore[call-overload,no-any-return]
 
     def choice(self, items: Sequence[T]) -> T:
         return items[self.integer(0, len(items) - 1)]

@@ -20,6 +20,7 @@ import io
 import struct
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from elftools.elf.elffile import ELFFile
 
@@ -88,7 +89,7 @@ LIBRARY, DEPENDENCY, PROGRAM = "libfuzz.so.1", "libfuzzdep.so", "main"
 def _recipe() -> tuple[Library | Program, ...]:
     steps: list[Library | Program] = []
     for group, (lib_flags, prog_flags, search, m32) in GROUPS.items():
-        path = {search: "$ORIGIN"}
+        runpath, rpath = ("$ORIGIN", None) if search == "runpath" else (None, "$ORIGIN")
         steps.append(Library(f"{group}/{DEPENDENCY}", source=_DEP_SOURCE, m32=m32, flags=lib_flags))
         steps.append(
             Library(
@@ -98,7 +99,8 @@ def _recipe() -> tuple[Library | Program, ...]:
                 version_script=_VERSION_SCRIPT,
                 flags=lib_flags,
                 m32=m32,
-                **path,
+                runpath=runpath,
+                rpath=rpath,
             )
         )
         steps.append(
@@ -108,7 +110,8 @@ def _recipe() -> tuple[Library | Program, ...]:
                 link=(f"{group}/{LIBRARY}",),
                 flags=prog_flags,
                 m32=m32,
-                **path,
+                runpath=runpath,
+                rpath=rpath,
             )
         )
     return tuple(steps)
@@ -311,7 +314,9 @@ def layout(data: bytes) -> Layout:
     return Layout(is_64, order, len(data), regions, tuple(fields), tuple(names), tuple(dyn_entries), boundaries)
 
 
-def _walk_verneed(data: bytes, order: str, at: int, dynstr: int, fields: list, names: list, marks: set) -> None:
+def _walk_verneed(
+    data: bytes, order: str, at: int, dynstr: int, fields: list[Any], names: list[Any], marks: set[Any]
+) -> None:
     for _ in range(64):
         _version, count, file_index, aux, next_ = struct.unpack_from(order + "HHIII", data, at)
         marks.add(at)
@@ -340,7 +345,9 @@ def _walk_verneed(data: bytes, order: str, at: int, dynstr: int, fields: list, n
         at += next_
 
 
-def _walk_verdef(data: bytes, order: str, at: int, dynstr: int, fields: list, names: list, marks: set) -> None:
+def _walk_verdef(
+    data: bytes, order: str, at: int, dynstr: int, fields: list[Any], names: list[Any], marks: set[Any]
+) -> None:
     for _ in range(64):
         _version, _flags, _index, count, _hash, aux, next_ = struct.unpack_from(order + "HHHHIII", data, at)
         marks.add(at)

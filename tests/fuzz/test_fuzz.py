@@ -53,7 +53,7 @@ def fuzz_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FuzzEnv]:
     yield FuzzEnv(seeds, workspace)
 
 
-def _describe(failures: list[tuple[Run, list]]) -> str:
+def _describe(failures: list[tuple[Run, list[Any]]]) -> str:
     return "\n".join(
         f"elfdeps {' '.join(run.argv)} -> {run.code}: {problem.category}: {problem.detail}"
         for run, problems in failures

@@ -33,7 +33,7 @@ def _field(seed: Seed, name: str) -> tuple[int, int]:
     return found.offset, found.size
 
 
-def test_sarif_fingerprint_of_a_non_utf8_name(env: tuple[dict, Workspace]) -> None:
+def test_sarif_fingerprint_of_a_non_utf8_name(env: tuple[dict[tuple[str, str], Seed], Workspace]) -> None:
     """Found by mutant 1:21 (a \\x9b injected into a name): `audit --format sarif` exited 3 with
     UnicodeEncodeError, because the finding's fingerprint encoded the name's surrogate escapes as UTF-8."""
     seeds, workspace = env
@@ -49,7 +49,7 @@ def test_sarif_fingerprint_of_a_non_utf8_name(env: tuple[dict, Workspace]) -> No
     assert [r["properties"]["library"] for r in results if r["ruleId"] == "missing-library"] == ["\udcffibfuzz.so.1"]
 
 
-def test_symbols_json_when_the_loader_stops(env: tuple[dict, Workspace]) -> None:
+def test_symbols_json_when_the_loader_stops(env: tuple[dict[tuple[str, str], Seed], Workspace]) -> None:
     """Found by mutant 1:18 (libfuzz.so.1 cut short): `symbols --json` printed nothing at all, with
     exit 1, when the loader would stop (here: a needed library shorter than an ELF header)."""
     seeds, workspace = env
@@ -61,6 +61,7 @@ def test_symbols_json_when_the_loader_stops(env: tuple[dict, Workspace]) -> None
     assert err.getvalue().startswith("elfdeps: ") and "would stop" in err.getvalue()
     report = json.loads(out.getvalue())
     loaded = schema(report["schema_version"])
+    assert loaded is not None
     import jsonschema
 
     jsonschema.validate(report, loaded)
@@ -68,7 +69,7 @@ def test_symbols_json_when_the_loader_stops(env: tuple[dict, Workspace]) -> None
     assert report["files"][0]["load_error"] is not None
 
 
-def test_section_renamed_symtab_is_not_read_as_symbols(env: tuple[dict, Workspace]) -> None:
+def test_section_renamed_symtab_is_not_read_as_symbols(env: tuple[dict[tuple[str, str], Seed], Workspace]) -> None:
     """Found by mutant 2:1190 (sh_name of .hash set to 1, which names it ".symtab"): audit exited 3
     with struct.error, decoding the 4-byte-entry hash section as 24-byte symbols. The real .symtab (by
     type SHT_SYMTAB) is read instead."""
@@ -94,7 +95,7 @@ def test_regression_inputs_are_real_files() -> None:
     assert (Path(seed_dir) / "gnu64" / PROGRAM).read_bytes()[:4] == b"\x7fELF"
 
 
-def test_unaligned_jmprel_inside_rela_keeps_whole_entries(env: tuple[dict, Workspace]) -> None:
+def test_unaligned_jmprel_inside_rela_keeps_whole_entries(env: tuple[dict[tuple[str, str], Seed], Workspace]) -> None:
     """Found by mutant 8:565 (one bit flipped in DT_RELA's value): symbols and audit exited 3 with
     struct.error, because DT_JMPREL then fell inside DT_RELA's range at an offset that is no multiple of
     the entry size, and the DT_RELA part was cut there."""
@@ -115,7 +116,7 @@ def test_unaligned_jmprel_inside_rela_keeps_whole_entries(env: tuple[dict, Works
                 assert run.code in (0, 1) and check_run(run) == [], (command, run.err)
 
 
-def test_huge_symtab_size_is_a_format_error(env: tuple[dict, Workspace]) -> None:
+def test_huge_symtab_size_is_a_format_error(env: tuple[dict[tuple[str, str], Seed], Workspace]) -> None:
     """Found by mutants 8:5294 and 8:6717 (.symtab's sh_size set to all ones): audit exited 3 with
     struct.error "total struct size too long", raised by the bounds check itself, while explaining a
     missing symbol (which reads the .symtab of every loaded object)."""
