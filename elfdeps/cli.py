@@ -237,6 +237,15 @@ def _command_audit(args: Arguments, out: TextIO, err: TextIO) -> _Outcome:
     from elfdeps.audit.runner import audit
 
     options = _audit_options(args)
+    paths: list[str] = args.paths
+    if args.root is not None:  # paths inside the root, or host paths under it: the walk needs host paths
+        root = os.path.abspath(args.root)
+        paths = [
+            path
+            if os.path.abspath(path) == root or os.path.abspath(path).startswith(root + os.sep)
+            else os.path.join(root, path.lstrip("/"))
+            for path in paths
+        ]
     progress = None
     if not args.no_progress and err.isatty():
 
@@ -260,11 +269,11 @@ def _command_audit(args: Arguments, out: TextIO, err: TextIO) -> _Outcome:
 
             collector = FindingCollector(options)
             entries = write_audit_report(
-                audit_entries(args.paths, options, progress, jobs, collector), collector, stream
+                audit_entries(paths, options, progress, jobs, collector), collector, stream
             )
             report = collector.report(entries)
         else:
-            report = audit(args.paths, options, progress, jobs=jobs, keep_results=False)
+            report = audit(paths, options, progress, jobs=jobs, keep_results=False)
             if output_format == "sarif":
                 from elfdeps.render.sarif import write_sarif
 

@@ -75,6 +75,15 @@ class AuditReport(Fact):
         return any(finding.severity.rank >= threshold.rank for finding in self.findings)
 
 
+def _in_root(path: str, root: str | None) -> str:
+    """The path a file walked on this machine has inside --root (what that root's loader sees)."""
+    if root is None:
+        return path
+    root = os.path.abspath(root).rstrip(os.sep)
+    absolute = os.path.abspath(path)
+    return absolute[len(root) :] or "/" if absolute == root or absolute.startswith(root + os.sep) else path
+
+
 def _identity(path: str | None) -> tuple[int, int] | None:
     """The (st_dev, st_ino) the loader would know a file by, without reading it."""
     if path is None:
@@ -98,9 +107,10 @@ class _Run:
         self.archives = ArchiveIndex(self.files)
 
     def audit_entry(self, path: str) -> EntryOutcome:
+        """Audit one file; ``path`` is where it is on this machine (under --root, inside the root)."""
         options, files = self.options, self.files
         try:
-            result = emulate(path, options.env, files, self.targets, check_shadowing=True)
+            result = emulate(_in_root(path, options.env.root), options.env, files, self.targets, check_shadowing=True)
         except InputError as error:
             opened = files.open(path)
             looks_like_elf = not isinstance(opened, OpenFailure) and opened.data[:4] == C.ELF_MAGIC
