@@ -77,6 +77,20 @@ def _main_path(path: str, root: str | None) -> str:
     return path if path.startswith("/") else "/" + path
 
 
+def _host_paths(paths: list[str], root: str | None) -> list[str]:
+    """Where the files named for an audit are on this machine: under --root, a path inside the root
+    or a host path under it (the walk reads the host's directories; the runner maps them back)."""
+    if root is None:
+        return paths
+    root = os.path.abspath(root)
+    return [
+        path
+        if os.path.abspath(path) == root or os.path.abspath(path).startswith(root + os.sep)
+        else os.path.join(root, path.lstrip("/"))
+        for path in paths
+    ]
+
+
 def _use_colour(stream: TextIO) -> bool:
     return stream.isatty() and "NO_COLOR" not in os.environ
 
@@ -237,15 +251,7 @@ def _command_audit(args: Arguments, out: TextIO, err: TextIO) -> _Outcome:
     from elfdeps.audit.runner import audit
 
     options = _audit_options(args)
-    paths: list[str] = args.paths
-    if args.root is not None:  # paths inside the root, or host paths under it: the walk needs host paths
-        root = os.path.abspath(args.root)
-        paths = [
-            path
-            if os.path.abspath(path) == root or os.path.abspath(path).startswith(root + os.sep)
-            else os.path.join(root, path.lstrip("/"))
-            for path in paths
-        ]
+    paths = _host_paths(args.paths, args.root)
     progress = None
     if not args.no_progress and err.isatty():
 
@@ -268,9 +274,7 @@ def _command_audit(args: Arguments, out: TextIO, err: TextIO) -> _Outcome:
             from elfdeps.render.jsonreport import write_audit_report
 
             collector = FindingCollector(options)
-            entries = write_audit_report(
-                audit_entries(paths, options, progress, jobs, collector), collector, stream
-            )
+            entries = write_audit_report(audit_entries(paths, options, progress, jobs, collector), collector, stream)
             report = collector.report(entries)
         else:
             report = audit(paths, options, progress, jobs=jobs, keep_results=False)
@@ -332,7 +336,7 @@ def _command_graph(args: Arguments, out: TextIO, _err: TextIO) -> _Outcome:
     for path in args.files:
         if os.path.isdir(path):
             raise InputError(f"{path}: Is a directory")
-    report = audit([_main_path(path, args.root) for path in args.files], AuditOptions(_loader_env(args)))
+    report = audit(_host_paths(args.files, args.root), AuditOptions(_loader_env(args)))
     for entry in report.entries:
         if entry.result is None:  # a file that looks like ELF but cannot be read
             raise InputError(entry.findings[0].message if entry.findings else f"{entry.path}: cannot be analysed")

@@ -161,3 +161,14 @@ def test_preload_file_of_the_root_and_no_preload_file(sysroot: Path, tmp_path: P
     (root / "etc/ld.so.preload").write_text("/opt/vendor/lib/libpre.so\n")
     _code, out, _err = _run("list", "--no-env", "--no-preload-file", "--root", str(root), "/usr/bin/prog")
     assert out.splitlines() == without_file != with_file
+
+
+@pytest.mark.parametrize("command", [("audit", "--json"), ("graph", "-p")])
+def test_audit_and_graph_analyse_the_root_not_the_host(sysroot: Path, command: tuple[str, ...]) -> None:
+    """The root's prog finds libvendor.so.1 through the root's cache; the host has no such library, so
+    a result that names it inside /opt/vendor/lib can only come from analysing inside the root."""
+    for target in ("/usr/bin/prog", str(sysroot / "usr/bin/prog")):
+        code, out, err = _run(*command, "--no-env", "--root", str(sysroot), target)
+        assert (code, err) == (0, ""), (target, err)
+        assert "/opt/vendor/lib/libvendor.so.1" in out
+        assert str(sysroot) not in out.replace(f'"root": "{sysroot}"', "")

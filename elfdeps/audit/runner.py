@@ -107,17 +107,19 @@ class _Run:
         self.archives = ArchiveIndex(self.files)
 
     def audit_entry(self, path: str) -> EntryOutcome:
-        """Audit one file; ``path`` is where it is on this machine (under --root, inside the root)."""
+        """Audit one file; ``path`` is where it is on this machine (under --root, inside the root: reports
+        name it as the root's loader would)."""
         options, files = self.options, self.files
+        shown = _in_root(path, options.env.root)
         try:
-            result = emulate(_in_root(path, options.env.root), options.env, files, self.targets, check_shadowing=True)
+            result = emulate(shown, options.env, files, self.targets, check_shadowing=True)
         except InputError as error:
             opened = files.open(path)
             looks_like_elf = not isinstance(opened, OpenFailure) and opened.data[:4] == C.ELF_MAGIC
             if not (looks_like_elf and isinstance(error.__cause__, ElfFormatError)):
                 raise  # missing, unreadable, not ELF, an object file: the file cannot be audited at all
-            finding = Finding("malformed-elf", Severity.ERROR, path, f"not a readable ELF file: {error}", entry=path)
-            return EntryOutcome(path, (finding,), None, {})
+            finding = Finding("malformed-elf", Severity.ERROR, shown, f"not a readable ELF file: {error}", entry=shown)
+            return EntryOutcome(shown, (finding,), None, {})
         target = self.targets.of(result, options.env)
         assert target is not None, "an emulated file has facts"
         result = explain_missing(result, files, target, options.toolchains)
@@ -125,17 +127,17 @@ class _Run:
         findings = loading_findings(result, fix)
         findings += list(rpath_findings(result, target))
         if result.error is None:  # a loader stopped by a fatal error relocates nothing
-            findings = self._with_binding_findings(findings, path, result, target, fix)
+            findings = self._with_binding_findings(findings, shown, result, target, fix)
         highest: dict[str, str] = {}
         if result.main.host_path is not None:
             try:
                 elf = files.elf(result.main.host_path)
                 highest = highest_versions(elf)
                 if options.floors:
-                    findings += list(floor_findings(path, elf, options.floors))
+                    findings += list(floor_findings(shown, elf, options.floors))
             except ElfFormatError as error:
-                findings.append(Finding("malformed-elf", Severity.ERROR, path, str(error)))
-        return EntryOutcome(path, tuple(finding._replace(entry=path) for finding in findings), result, highest)
+                findings.append(Finding("malformed-elf", Severity.ERROR, shown, str(error)))
+        return EntryOutcome(shown, tuple(finding._replace(entry=shown) for finding in findings), result, highest)
 
     def _requesters(self, result: LoadResult) -> frozenset[int]:
         """The objects whose references this entry binds: itself, and the loaded objects that are not
