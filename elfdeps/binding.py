@@ -122,14 +122,22 @@ class _Scope:
     def __init__(self, result: LoadResult, files: FileCache) -> None:
         self.members: list[_Member] = []
         self.unreadable: list[tuple[int, str]] = []
+        # Per member, the set that answers "not here" for a small table, or None for a big one
+        # (libLLVM, librustc_driver: their Bloom filter answers, without decoding 40k names first).
+        self._filters: list[tuple[_Member, frozenset[bytes] | None]] = []
         for obj in result.objects:
             if not obj.found or obj.host_path is None or obj.facts is None or not obj.facts.dynamic:
                 continue
             try:
                 elf = files.elf(obj.host_path)
-                self.members.append((obj.index, elf, elf.symbol_table))
+                table = elf.symbol_table
+                names = None if table.count > SMALL_TABLE else table.definition_names()
             except ElfFormatError as error:
                 self.unreadable.append((obj.index, str(error)))
+                continue
+            member = (obj.index, elf, table)
+            self.members.append(member)
+            self._filters.append((member, names))
         self.by_object = {member[0]: member for member in self.members}
         self._index: dict[bytes, list[int]] | None = None
         self.indexed = False
@@ -174,13 +182,7 @@ class _Scope:
         if self.indexed:
             candidates = [self.members[position] for position in self._definers().get(name, ())]
         else:
-            # A small table answers "not here" from its set of exported names; a big one (libLLVM,
-            # librustc_driver) through its Bloom filter, without decoding 40k names first.
-            candidates = [
-                member
-                for member in self.members
-                if member[2].count > SMALL_TABLE or name in member[2].definition_names()
-            ]
+            candidates = [member for member, names in self._filters if names is None or name in names]
         if first is not None:  # DT_SYMBOLIC: the object itself first, then the global scope
             candidates.insert(0, first)
         elif reference.reloc_class is RelocClass.COPY and candidates and candidates[0] is self.members[0]:

@@ -8,8 +8,8 @@ code it compiles and execs, ~0.15 ms per enum class; ``list`` defines about thir
 
 A ``Fact`` is a tuple: fields by position and by name, defaults, ``_replace``, ``_fields``,
 ``_asdict``, equality, hashing, ordering, unpacking and pickling as a NamedTuple has them; building
-one by keyword is slower than a NamedTuple's compiled ``__new__`` (a few microseconds), by position
-about as fast. A ``Symbolic`` member is a ``str`` subclass instance, unique per value, with ``.value``
+one is as fast as building a NamedTuple: each class compiles the same kind of ``__new__`` when its
+first instance is made. A ``Symbolic`` member is a ``str`` subclass instance, unique per value, with ``.value``
 and ``.name``; ``Cls(value)`` returns the member and iterating the class lists them.
 """
 
@@ -35,31 +35,39 @@ else:
             for position, field in enumerate(fields):
                 namespace[field] = property(itemgetter(position), doc=f"field {position}: {field}")
             namespace["__slots__"] = ()
+            namespace["__new__"] = _first_new  # each class its own: a subclass never inherits a compiled one
             namespace["_fields"] = fields
             namespace["_field_defaults"] = defaults
             return super().__new__(mcs, name, bases, namespace)
 
-    class Fact(tuple, metaclass=_FactType):
-        __slots__ = ()  # subclasses get _fields and _field_defaults from _FactType
+    def _compiled_new(cls):
+        fields = cls._fields
+        defaults = cls._field_defaults
+        namespace = {"_tuple_new": tuple.__new__}
+        parameters = []
+        for field in fields:
+            if field in defaults:
+                namespace[f"_default_{field}"] = defaults[field]
+                parameters.append(f"{field}=_default_{field}")
+            else:
+                parameters.append(field)
+        values = "".join(f"{field}, " for field in fields)
+        source = f"def __new__(_cls, {', '.join(parameters)}):\n    return _tuple_new(_cls, ({values}))\n"
+        exec(source, namespace)  # the source is made of the class's own field names
+        made = namespace["__new__"]
+        made.__qualname__ = f"{cls.__qualname__}.__new__"
+        return made
 
-        def __new__(cls, *args, **kwargs):
-            fields = cls._fields
-            if not kwargs and len(args) == len(fields):
-                return tuple.__new__(cls, args)
-            if len(args) > len(fields):
-                raise TypeError(f"{cls.__name__}() takes {len(fields)} arguments, {len(args)} given")
-            values = list(args)
-            defaults = cls._field_defaults
-            for field in fields[len(args) :]:
-                if field in kwargs:
-                    values.append(kwargs.pop(field))
-                elif field in defaults:
-                    values.append(defaults[field])
-                else:
-                    raise TypeError(f"{cls.__name__}() is missing the argument {field!r}")
-            if kwargs:
-                raise TypeError(f"{cls.__name__}() got unexpected arguments {sorted(kwargs)}")
-            return tuple.__new__(cls, values)
+    def _first_new(cls, *args, **kwargs):
+        # The first instance of a class compiles its own __new__ (what namedtuple does for every
+        # class at definition time): classes never instantiated cost nothing, the others build
+        # instances as fast as a NamedTuple's.
+        made = _compiled_new(cls)
+        cls.__new__ = made
+        return made(cls, *args, **kwargs)
+
+    class Fact(tuple, metaclass=_FactType):
+        __slots__ = ()  # subclasses get _fields, _field_defaults and __new__ from _FactType
 
         def __getnewargs__(self):
             return tuple(self)

@@ -8,7 +8,6 @@ the scope of the file that loads it (as ldd -r does for one program).
 
 from __future__ import annotations
 
-import fnmatch
 import os
 from collections.abc import Callable, Iterable, Iterator
 
@@ -190,6 +189,8 @@ def _ignored(finding: Finding, ignores: tuple[tuple[str, str | None], ...]) -> b
             continue
         if pattern is None:
             return True
+        import fnmatch  # only --ignore RULE:GLOB needs it
+
         if fnmatch.fnmatch(finding.object, pattern) or fnmatch.fnmatch(os.path.basename(finding.object), pattern):
             return True
     return False

@@ -10,7 +10,6 @@ at build time and never ships, are left out. Both are counted for the report.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Iterable
 
@@ -66,6 +65,8 @@ def _walked(directory: str) -> list[str]:
 def _digest(path: str) -> str | None:
     try:
         with open(path, "rb") as handle:
+            import hashlib  # only files of equal size are compared: most walks never need it
+
             return hashlib.file_digest(handle, "sha256").hexdigest()
     except OSError:
         return None

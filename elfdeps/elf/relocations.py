@@ -17,11 +17,10 @@ never overlooked; the audit says the class is unknown instead of stating when it
 from __future__ import annotations
 
 import struct
-from typing import TYPE_CHECKING
 
 from elfdeps.elf import constants as C
 from elfdeps.errors import ElfFormatError
-from elfdeps.facts import Fact, Symbolic
+from elfdeps.facts import TYPE_CHECKING, Fact, Symbolic
 
 if TYPE_CHECKING:
     from elfdeps.elf.reader import ElfFile

@@ -1,0 +1,110 @@
+"""Fact and Symbolic behave as typing.NamedTuple and enum.StrEnum do: checked against the originals."""
+
+from __future__ import annotations
+
+import enum
+import pickle
+import typing
+
+import pytest
+
+from elfdeps import facts
+
+
+class PointFact(facts.Fact):
+    x: int
+    y: int = 3
+    label: str = "p"
+
+
+class PointTuple(typing.NamedTuple):
+    x: int
+    y: int = 3
+    label: str = "p"
+
+
+class ColourSymbolic(facts.Symbolic):
+    RED = "red"
+    GREEN = "green"
+
+
+class ColourEnum(enum.StrEnum):
+    RED = "red"
+    GREEN = "green"
+
+
+CALLS: list[tuple[tuple[object, ...], dict[str, object]]] = [
+    ((1,), {}),
+    ((1, 2), {}),
+    ((1, 2, "q"), {}),
+    ((), {"x": 4}),
+    ((1,), {"label": "z"}),
+    ((), {"label": "z", "x": 0, "y": 9}),
+]
+
+BAD_CALLS: list[tuple[tuple[object, ...], dict[str, object]]] = [
+    ((), {}),
+    ((1, 2, 3, 4), {}),
+    ((1,), {"x": 2}),
+    ((1,), {"z": 2}),
+]
+
+
+@pytest.mark.parametrize(("args", "kwargs"), CALLS)
+def test_construction_matches_named_tuple(args: tuple[object, ...], kwargs: dict[str, object]) -> None:
+    for _ in range(2):  # the first call compiles the class's __new__, the second uses it
+        ours = PointFact(*args, **kwargs)  # type: ignore[arg-type]
+        theirs = PointTuple(*args, **kwargs)  # type: ignore[arg-type]
+        assert tuple(ours) == tuple(theirs)
+        assert ours._asdict() == theirs._asdict()
+        assert repr(ours) == repr(theirs).replace("PointTuple", "PointFact")
+        assert ours._replace(y=7) == tuple(theirs._replace(y=7))
+        assert pickle.loads(pickle.dumps(ours)) == ours
+        assert hash(ours) == hash(tuple(theirs))
+        assert (ours.x, ours.y, ours.label) == (theirs.x, theirs.y, theirs.label)
+
+
+@pytest.mark.parametrize(("args", "kwargs"), BAD_CALLS)
+def test_bad_construction_fails_as_named_tuple_does(args: tuple[object, ...], kwargs: dict[str, object]) -> None:
+    with pytest.raises(TypeError):
+        PointTuple(*args, **kwargs)  # type: ignore[arg-type]
+    for _ in range(2):
+        with pytest.raises(TypeError):
+            PointFact(*args, **kwargs)  # type: ignore[arg-type]
+
+
+def test_class_metadata_matches_named_tuple() -> None:
+    assert PointFact._fields == PointTuple._fields
+    assert PointFact._field_defaults == PointTuple._field_defaults
+    with pytest.raises(ValueError):
+        PointFact(1)._replace(z=2)  # type: ignore[call-arg]
+
+
+def test_a_subclass_keeps_its_own_constructor() -> None:
+    class Wide(facts.Fact):
+        a: int
+        b: int = 0
+
+    class Narrow(facts.Fact):
+        a: int
+
+    Wide(1)  # compiles Wide's __new__; Narrow must not see it
+    assert tuple(Narrow(5)) == (5,)
+    with pytest.raises(TypeError):
+        Narrow(1, 2)  # type: ignore[call-arg]
+
+
+def test_symbolic_matches_str_enum() -> None:
+    assert [str(member) for member in ColourSymbolic] == [str(member) for member in ColourEnum]
+    assert len(ColourSymbolic) == len(ColourEnum)
+    for ours, theirs in zip(ColourSymbolic, ColourEnum, strict=True):
+        assert str(ours) == str(theirs)
+        assert ours.name == theirs.name
+        assert ours.value == theirs.value
+        assert ColourSymbolic(theirs.value) is ours
+        assert pickle.loads(pickle.dumps(ours)) is ours
+        assert hash(ours) == hash(theirs.value)
+    with pytest.raises(ValueError):
+        ColourSymbolic("blue")
+    with pytest.raises(ValueError):
+        ColourEnum("blue")
