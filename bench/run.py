@@ -60,6 +60,10 @@ import make_tree
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
 OUT = BENCH_DIR / "out"
+# Every timed command runs from "/": from the checkout, `python -m elfdeps` would import the source tree
+# instead of the venv's install, and `elfdeps audit` would read the checkout's pyproject.toml as its
+# settings file (a project's own configuration is not what the budgets compare).
+RUN_DIR = "/"
 LDDTREE = "/usr/bin/lddtree"
 
 LIST_BUDGET = 1 / 3  # elfdeps list / lddtree -l, small binary and 200-library tree
@@ -262,7 +266,7 @@ def machine_meta() -> dict[str, object]:
 def probe(argv: list[str], env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str] | None:
     """One run to collect the output and exit code; None if it takes over `timeout` s (a hang: not timed)."""
     try:
-        return subprocess.run(argv, capture_output=True, text=True, env=env, cwd=REPO, check=False, timeout=timeout)
+        return subprocess.run(argv, capture_output=True, text=True, env=env, cwd=RUN_DIR, check=False, timeout=timeout)
     except subprocess.TimeoutExpired:
         return None
 
@@ -383,7 +387,7 @@ def list_elf_files(directory: str, env: dict[str, str], dest: Path) -> int | Non
     """Write the ELF files elfdeps audit would walk in `directory`, one a line; their number, or None."""
     code = "import sys\nfrom elfdeps.audit.walk import walk\nprint(*walk(sys.argv[1:]).files, sep='\\n')"
     proc = subprocess.run(
-        [sys.executable, "-c", code, directory], capture_output=True, text=True, env=env, cwd=REPO, check=False
+        [sys.executable, "-c", code, directory], capture_output=True, text=True, env=env, cwd=RUN_DIR, check=False
     )
     if proc.returncode != 0:
         log(f"the walk failed: {proc.stderr.strip()[-500:]}")
@@ -428,7 +432,7 @@ def time_hyperfine_group(
     for tool in tools:
         argv += ["--command-name", f"{tool.label} {target.key}"]
     argv += [shlex.join(tool.command(target)) for tool in tools]
-    proc = subprocess.run(argv, env=env, cwd=REPO, capture_output=True, text=True, check=False)
+    proc = subprocess.run(argv, env=env, cwd=RUN_DIR, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         labels = ", ".join(t.label for t in tools)
         raise SystemExit(f"hyperfine failed for {labels} on {target.path}:\n{proc.stderr}")
@@ -456,13 +460,13 @@ def time_hyperfine_group(
 def time_loop(tool: Tool, target: Target, env: dict[str, str], runs: int, warmup: int, exit_code: int) -> Measurement:
     argv = tool.command(target)
     for _ in range(warmup):
-        subprocess.run(argv, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+        subprocess.run(argv, env=env, cwd=RUN_DIR, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
     times: list[float] = []
     started = time.perf_counter()
     # Like hyperfine: at least `runs` runs and, for fast commands, at least 3 s of them (at most 1000).
     while len(times) < runs or (time.perf_counter() - started < 3.0 and len(times) < 1000):
         t0 = time.perf_counter()
-        subprocess.run(argv, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+        subprocess.run(argv, env=env, cwd=RUN_DIR, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
         times.append(time.perf_counter() - t0)
     return Measurement(
         tool=tool.key,

@@ -309,14 +309,34 @@ def _command_symbols(args: Arguments, out: TextIO, err: TextIO) -> _Outcome:
         _report_errors(result, err)
         return _Outcome(problems=True)
     if args.defines is not None:
-        name = os.fsencode(args.defines)
-        found = definitions(result, files, name)
-        render_definers(result, name, found, winner(result, files, name), out, as_json=args.json)
-        return _Outcome(problems=not found)
+        asked = os.fsencode(args.defines)
+        names = [asked] if definitions(result, files, asked) else _mangled_names(result, files, asked) or [asked]
+        groups = [(name, definitions(result, files, name), winner(result, files, name)) for name in names]
+        render_definers(result, asked, groups, out, as_json=args.json)
+        return _Outcome(problems=not any(found for _name, found, _winner in groups))
     report = bind(result, files)
     render_bindings(result, report, out, missing_only=args.missing, as_json=args.json)
     _report_errors(result, err)
     return _Outcome(problems=not result.ok or any(binding.fails for binding in report.bindings))
+
+
+def _mangled_names(result: LoadResult, files: FileCache, spelling: bytes) -> list[bytes]:
+    """The mangled names, in the loaded objects' .dynsym, whose readable spelling is ``spelling``
+    (``--defines mid::shout`` finds ``_ZN3mid5shout17h<hash>E``); none for a name that is mangled."""
+    from elfdeps.errors import ElfFormatError
+    from elfdeps.rust.demangle import is_mangled, spelled_as
+
+    if is_mangled(spelling):
+        return []
+    names: list[bytes] = []
+    for obj in result.objects:
+        if obj.found and obj.host_path is not None:
+            try:
+                table = files.elf(obj.host_path).symbol_table
+                names += (table.symbol(index).name for index in range(1, table.count))
+            except ElfFormatError:
+                continue  # the other commands report it; here it defines nothing
+    return spelled_as(spelling, names)
 
 
 _GRAPH_FORMATS = (".dot", ".svg", ".png", ".pdf", ".html")

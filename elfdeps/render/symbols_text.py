@@ -50,12 +50,19 @@ def render_bindings(
 
 
 def render_definers(
-    result: LoadResult, name: bytes, found: list[Definition], winning: int | None, out: TextIO, *, as_json: bool
+    result: LoadResult,
+    asked: bytes,
+    groups: list[tuple[bytes, list[Definition], int | None]],
+    out: TextIO,
+    *,
+    as_json: bool,
 ) -> None:
-    """Every loaded object that defines ``name`` (``found``, in scope order), and the one a reference
-    binds to (``winning``)."""
+    """Every loaded object that defines a name and the one a reference binds to: one group per
+    symbol name (the name asked, or each mangled name spelled as it): (name, definitions in scope
+    order, the winning object)."""
     rows: list[dict[str, Any]] = [
         {
+            "symbol": os.fsdecode(name),
             "object": result.objects[definition.object].path or result.main_path,
             "version": os.fsdecode(definition.version) if definition.version else None,
             "default": not definition.symbol.hidden_version,
@@ -65,14 +72,21 @@ def render_definers(
             ),
             "wins": definition.object == winning,
         }
+        for name, found, winning in groups
         for definition in found
     ]
     if as_json:
-        write_report("symbols", [result], out, extra={"defines": os.fsdecode(name), "definers": rows})
-    else:
-        if not rows:
-            out.write(f"{shown(name)}: defined by no loaded object\n")
+        write_report("symbols", [result], out, extra={"defines": os.fsdecode(asked), "definers": rows})
+        return
+    if not rows:
+        out.write(f"{shown(asked)}: defined by no loaded object\n")
+    symbols = {row["symbol"] for row in rows}
+    for name in sorted(symbols):
+        if os.fsencode(name) != asked:
+            out.write(f"{shown(asked)} is {shown(name)}:\n")
         for row in rows:
+            if row["symbol"] != name:
+                continue
             version = f"@{'@' if row['default'] else ''}{row['version']}" if row["version"] else ""
             mark = "wins" if row["wins"] else "    "
             out.write(

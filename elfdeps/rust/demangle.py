@@ -9,7 +9,7 @@ demangled text: see :mod:`elfdeps.rust.mangling`).
 Never raises: a name that is not mangled, or that the package cannot read, comes back unchanged. Bytes
 in, bytes out: the renderers escape names at the one boundary where text meets a terminal.
 
-Public API: :func:`demangle`, :func:`demangle_all`.
+Public API: :func:`demangle`, :func:`demangle_all`, :func:`readable`, :func:`spelled_as`, :func:`is_mangled`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 
-__all__ = ["demangle", "demangle_all", "readable"]
+__all__ = ["demangle", "demangle_all", "is_mangled", "readable", "spelled_as"]
 
 MAX_NAME = 1 << 16  # the package's own input bound; longer names are shown as they are
 _PREFIXES = (b"_Z", b"_R", b"__Z", b"__R")
@@ -52,3 +52,41 @@ def demangle_all(names: Iterable[bytes]) -> list[bytes]:
         except Exception:  # display only: any failure shows the mangled name
             spelled.append(name)
     return spelled
+
+
+def is_mangled(name: bytes) -> bool:
+    """Whether ``name`` is spelled as a Rust or C++ mangled name."""
+    return name.startswith(_PREFIXES)
+
+
+def spelled_as(spelling: bytes, names: Iterable[bytes]) -> list[bytes]:
+    """The mangled names among ``names`` whose readable spelling is ``spelling`` (``mid::shout``), in
+    order. Only names holding the spelling's last identifier are demangled: a mangled name spells
+    every identifier out, so the others cannot match."""
+    identifier = _last_identifier(spelling)
+    candidates = [
+        name for name in dict.fromkeys(names) if name.startswith(_PREFIXES) and (not identifier or identifier in name)
+    ]
+    return [name for name, spelled in zip(candidates, demangle_all(candidates), strict=True) if spelled == spelling]
+
+
+def _last_identifier(spelling: bytes) -> bytes:
+    """The last identifier of the path, outside generic arguments and parameters (which mangling may
+    spell as codes: ``int`` is ``i``); empty when there is none, it is a number (``{closure#0}``), or
+    the spelling is not ASCII (v0 writes such identifiers in Punycode)."""
+    if not spelling.isascii():
+        return b""
+    path = spelling.split(b"(", 1)[0]
+    outside, depth = bytearray(), 0
+    for byte in path:
+        depth += (byte == 0x3C) - (byte == 0x3E)  # '<' and '>'
+        if depth == 0 and byte != 0x3E:
+            outside.append(byte)
+    end = len(outside)
+    while end and not (chr(outside[end - 1]).isalnum() or outside[end - 1] == 0x5F):
+        end -= 1
+    start = end
+    while start and (chr(outside[start - 1]).isalnum() or outside[start - 1] == 0x5F):
+        start -= 1
+    identifier = bytes(outside[start:end])
+    return b"" if identifier.isdigit() else identifier
