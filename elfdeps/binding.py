@@ -105,6 +105,9 @@ class BindingCache:
     def __init__(self) -> None:
         self.references: dict[str, tuple[_Reference, ...]] = {}  # by the file's host path
         self._hashes: dict[bytes, int] = {}
+        # Whether a file defines a reference (check_match over its symbols of that name), by (path, name,
+        # version required, PLT or not): every program of a directory looks up malloc in the same libc.
+        self.defines: dict[tuple[str, bytes, _Required | None, bool], bool] = {}
 
     def hash(self, name: bytes) -> int:
         known = self._hashes.get(name)
@@ -119,7 +122,8 @@ _Member = tuple[int, ElfFile, SymbolTable]  # (object index, its file, its symbo
 class _Scope:
     """The global scope with each object's symbol table, read through the hash tables."""
 
-    def __init__(self, result: LoadResult, files: FileCache) -> None:
+    def __init__(self, result: LoadResult, files: FileCache, cache: BindingCache | None = None) -> None:
+        self._defined = cache.defines if cache is not None else {}
         self.members: list[_Member] = []
         self.unreadable: list[tuple[int, str]] = []
         # Per member, the set that answers "not here" for a small table, or None for a big one
@@ -189,8 +193,13 @@ class _Scope:
             candidates.pop(0)  # a copy relocation is looked up skipping the executable
         winner: int | None = None
         others: list[int] = []
-        for index, _elf, table in candidates:
-            if _defines(table, reference):
+        plt = reference.reloc_class is RelocClass.PLT
+        for index, elf, table in candidates:
+            key = (elf.path, name, reference.required, plt)
+            defined = self._defined.get(key)
+            if defined is None:
+                defined = self._defined[key] = _defines(table, reference)
+            if defined:
                 if winner is None:
                     winner = index
                     if not collect_others:
@@ -390,7 +399,7 @@ def bind(
     library that is itself audited only once, in its own scope.
     """
     cache = cache if cache is not None else BindingCache()
-    scope = _Scope(result, files)
+    scope = _Scope(result, files, cache)
     bindings: list[Binding] = []
     unreadable = list(scope.unreadable)
     bound = [

@@ -448,6 +448,24 @@ def _report_errors(result: LoadResult, err: TextIO) -> None:
         )
 
 
+class _FewCollections:
+    """Python's cyclic collector runs every 700 new container objects by default; an audit creates
+    millions of small tuples (symbols, references, bindings) that are never garbage, and collecting
+    over them took 30% of `audit /usr/lib/x86_64-linux-gnu`. Collect far less often while a command
+    runs (the FileCache still collects when it evicts a file); restore the caller's setting after."""
+
+    def __enter__(self) -> None:
+        import gc
+
+        self._saved = gc.get_threshold()
+        gc.set_threshold(100_000, 50, 100)
+
+    def __exit__(self, *_exc: object) -> None:
+        import gc
+
+        gc.set_threshold(*self._saved)
+
+
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
     out = out or sys.stdout
     err = err or sys.stderr
@@ -464,7 +482,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
             "why": _command_why,
             "crates": _command_crates,
         }[args.command]
-        outcome = command(args, out, err)
+        with _FewCollections():
+            outcome = command(args, out, err)
         out.flush()
         return _exit_code(outcome)
     except ElfdepsError as error:  # a usage error, or an input that cannot be analysed

@@ -57,17 +57,14 @@ MUTATIONS = (
     Mutation(
         "strong-definition-beats-earlier-weak",
         "elfdeps/binding.py",
-        """        for index, _elf, table in candidates:
-            if _defines(table, reference):
+        """            if defined:
                 if winner is None:
                     winner = index
                     if not collect_others:
                         break
                 elif index != winner:
                     others.append(index)""",
-        """        winner_weak = False
-        for index, _elf, table in candidates:
-            if _defines(table, reference):
+        """            if defined:
                 weak = all(table.symbol(i).bind == C.STB_WEAK for i in table.find(reference.name))
                 if winner is None:
                     winner, winner_weak = index, weak
@@ -77,6 +74,20 @@ MUTATIONS = (
                 elif index != winner:
                     others.append(index)""",
         ("tests/test_audit_rules.py", "tests/test_binding_differential.py", "-k", "weak"),
+    ),
+    Mutation(
+        "binding-memo-forgets-the-version",
+        "elfdeps/binding.py",
+        "            key = (elf.path, name, reference.required, plt)",
+        "            key = (elf.path, name, None, plt)",
+        ("tests/test_binding_cache.py",),
+    ),
+    Mutation(
+        "binding-memo-forgets-the-relocation-class",
+        "elfdeps/binding.py",
+        "            key = (elf.path, name, reference.required, plt)",
+        "            key = (elf.path, name, reference.required, True)",
+        ("tests/test_loader_scenarios.py", "tests/test_audit_rules.py", "tests/test_binding_differential.py"),
     ),
     Mutation(
         "versym-hidden-bit-ignored",

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 
+from elfdeps.advice.cargo import cargo_target_dir
 from elfdeps.elf.cache import FileCache, OpenFailure
 from elfdeps.elf.reader import ElfFile
 from elfdeps.elf.symbols import is_exported
@@ -93,6 +94,15 @@ class ArchiveIndex:
     def __init__(self, files: FileCache) -> None:
         self.files = files
         self._by_target: dict[str, dict[bytes, list[ArchiveDefinition]]] = {}
+        self._target_dirs: dict[str, str | None] = {}
+
+    def target_dir(self, path: str) -> str | None:
+        """The cargo target directory holding ``path`` (memoised per directory: a system directory
+        audit asks for every missing symbol of its ~900 libraries)."""
+        directory = os.path.dirname(os.path.abspath(path))
+        if directory not in self._target_dirs:
+            self._target_dirs[directory] = cargo_target_dir(path)
+        return self._target_dirs[directory]
 
     def definitions(self, target_dir: str) -> dict[bytes, list[ArchiveDefinition]]:
         known = self._by_target.get(target_dir)

@@ -12,8 +12,7 @@ advice edits them).
 
 from __future__ import annotations
 
-import os
-
+from elfdeps.advice.cargo import cargo_target_dir
 from elfdeps.advice.nearby import explain_missing
 from elfdeps.elf.cache import FileCache
 from elfdeps.facts import Fact
@@ -21,7 +20,7 @@ from elfdeps.loader.environment import LoaderEnv, TargetCache
 from elfdeps.loader.graph import emulate
 from elfdeps.model import LoadResult
 
-__all__ = ["CombinedFix", "cargo_target_dir", "combined_fix"]
+__all__ = ["CombinedFix", "combined_fix"]
 
 MAX_ROUNDS = 6  # each round can only add directories; real trees settle in two or three
 
@@ -43,20 +42,6 @@ class CombinedFix(Fact):
     @property
     def ld_library_path(self) -> str:
         return ":".join([self.given, *self.directories] if self.given else self.directories)
-
-
-def cargo_target_dir(path: str) -> str | None:
-    """The cargo target directory holding ``path`` (one with cargo's CACHEDIR.TAG), if any."""
-    directory = os.path.dirname(os.path.abspath(path))
-    for _level in range(6):
-        profiles = any(os.path.isdir(os.path.join(directory, profile)) for profile in ("debug", "release"))
-        if profiles and os.path.isfile(os.path.join(directory, "CACHEDIR.TAG")):
-            return directory
-        parent = os.path.dirname(directory)
-        if parent == directory:
-            break
-        directory = parent
-    return None
 
 
 def _missing_names(result: LoadResult) -> list[str]:

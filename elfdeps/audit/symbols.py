@@ -7,7 +7,6 @@ import os
 from collections.abc import Iterator
 
 from elfdeps.advice.archives import ArchiveIndex
-from elfdeps.advice.fix import cargo_target_dir
 from elfdeps.audit.rules import RULES, Finding, Severity
 from elfdeps.binding import Binding, BindingReport, VersionProblemKind, definers
 from elfdeps.depgraph.tree import DependencyIndex
@@ -110,7 +109,7 @@ class _Explanations:
         if self.archives is None:
             return "", None
         host = result.objects[requester].host_path or result.main_path
-        target_dir = cargo_target_dir(host) or cargo_target_dir(result.main_path)
+        target_dir = self.archives.target_dir(host) or self.archives.target_dir(result.main_path)
         definitions = self.archives.definitions(target_dir).get(name, []) if target_dir else []
         if not definitions:
             return "", None

@@ -39,7 +39,7 @@ class LdCache:
     of ``elfdeps list`` together.
     """
 
-    __slots__ = ("_base", "_by_key_offset", "_data", "_hwcaps_names", "generator")
+    __slots__ = ("_base", "_by_key_offset", "_data", "_entries", "_hwcaps_names", "generator")
 
     def __init__(
         self,
@@ -56,9 +56,16 @@ class LdCache:
         for raw in raw_entries:
             self._by_key_offset.setdefault(raw[1], []).append(raw)
         self.generator = generator
+        self._entries: dict[bytes, tuple[CacheEntry, ...]] = {}  # per name: an audit asks for libc.so.6 900 times
 
-    def entries_for(self, name: bytes) -> list[CacheEntry]:
+    def entries_for(self, name: bytes) -> tuple[CacheEntry, ...]:
         """Every entry whose key is ``name``, in file order."""
+        known = self._entries.get(name)
+        if known is None:
+            known = self._entries[name] = self._find_entries(name)
+        return known
+
+    def _find_entries(self, name: bytes) -> tuple[CacheEntry, ...]:
         found: list[tuple[int, int, int, int, int]] = []
         needle = name + b"\0"
         position = self._data.find(needle, self._base)
@@ -66,7 +73,7 @@ class LdCache:
             found += self._by_key_offset.get(position - self._base, ())
             position = self._data.find(needle, position + 1)
         found.sort(key=lambda raw: raw[4])
-        return [self._decode(raw) for raw in found]
+        return tuple(self._decode(raw) for raw in found)
 
     def _decode(self, raw: tuple[int, int, int, int, int]) -> CacheEntry:
         flags, key, value, hwcap = raw[:4]
