@@ -5,8 +5,11 @@ tests/test_rust_fixtures.py, independently of elfdeps."""
 
 from __future__ import annotations
 
+import glob
 import io
 import json
+import os
+import subprocess
 from typing import Any
 
 import pytest
@@ -40,3 +43,37 @@ def test_rust_case_findings_exact(scenario: str, case_name: str) -> None:
     shown = json.dumps([{k: f[k] for k in ("rule", "severity", "object", "message")} for f in findings_left], indent=1)
     assert not wants_left, f"expected but not reported: {wants_left}"
     assert not findings_left, f"reported but not expected:\n{shown}"
+
+
+RUST_RULES = {"duplicate-crate", "crate-two-builds", "crate-mismatch", "rust-toolchain-mix", "soname-mismatch"}
+
+
+def _rust_findings(*paths: str) -> list[tuple[str, str]]:
+    """The Rust findings of `audit -a` (toolchain files' findings shown) over ``paths``."""
+    out = io.StringIO()
+    main(["audit", "--json", "--no-env", "-a", "-j", "2", "--no-progress", *paths], out, io.StringIO())
+    report = json.loads(out.getvalue())
+    assert report["files"], paths
+    return [(f["rule"], f["object"]) for f in report["findings"] if f["rule"] in RUST_RULES]
+
+
+def _toolchain() -> tuple[str, str]:
+    sysroot = subprocess.run(["rustc", "--print", "sysroot"], capture_output=True, text=True, check=True).stdout
+    libdir = subprocess.run(["rustc", "--print", "target-libdir"], capture_output=True, text=True, check=True).stdout
+    (libstd,) = glob.glob(os.path.join(libdir.strip(), "libstd-*.so"))
+    return os.path.join(sysroot.strip(), "bin", "rustc"), libstd
+
+
+def test_no_rust_finding_on_the_toolchains_own_files() -> None:
+    rustc, libstd = _toolchain()
+    assert _rust_findings(rustc) == []
+    assert _rust_findings(libstd) == []
+
+
+def test_no_rust_finding_on_the_systems_programs() -> None:
+    assert _rust_findings("/usr/bin", "/usr/sbin") == []
+
+
+@pytest.mark.full
+def test_no_rust_finding_on_the_systems_libraries() -> None:
+    assert _rust_findings("/usr/lib/x86_64-linux-gnu") == []
