@@ -241,8 +241,7 @@ def _defines(table: SymbolTable, reference: _Reference) -> bool:
     return unversioned_candidates == 1
 
 
-def _required_version(table: SymbolTable, symbol_index: int) -> _Required | None:
-    ndx = table.versym(symbol_index) & C.VERSYM_INDEX_MASK if table.has_versym else 0
+def _required_version(table: SymbolTable, ndx: int) -> _Required | None:
     if ndx <= 1:
         return None
     entry = table.versions().get(ndx)
@@ -263,26 +262,31 @@ def _prepare(elf: ElfFile, table: SymbolTable, cache: BindingCache) -> tuple[_Re
     lazy_allowed = not _binds_now(elf)
     seen: set[tuple[int, RelocClass]] = set()
     references = []
+    required_by_index: dict[int, _Required | None] = {}  # a file uses a handful of version indices
     for reference in elf.symbol_references:
         key = (reference.symbol_index, reference.reloc_class)
         if key in seen:
             continue
         seen.add(key)
-        symbol = table.symbol(reference.symbol_index)
-        if symbol.bind == C.STB_LOCAL:
+        name, bind, visibility, shndx, version_index = table.reference(reference.symbol_index)
+        if bind == C.STB_LOCAL:
             continue  # binds to the object itself, no lookup
-        defined = symbol.shndx != C.SHN_UNDEF
-        if defined and symbol.visibility in (C.STV_HIDDEN, C.STV_INTERNAL):
+        defined = shndx != C.SHN_UNDEF
+        if defined and visibility in (C.STV_HIDDEN, C.STV_INTERNAL):
             continue
+        if version_index in required_by_index:
+            required = required_by_index[version_index]
+        else:
+            required = required_by_index[version_index] = _required_version(table, version_index)
         references.append(
             _Reference(
-                name=symbol.name,
-                gnu=cache.hash(symbol.name),
-                required=_required_version(table, reference.symbol_index),
-                reloc_class=reference.reloc_class,
-                lazy=reference.lazy and lazy_allowed,
-                weak=symbol.bind == C.STB_WEAK,
-                binds_to_itself=defined and symbol.visibility == C.STV_PROTECTED,
+                name,
+                cache.hash(name),
+                required,
+                reference.reloc_class,
+                reference.lazy and lazy_allowed,
+                bind == C.STB_WEAK,
+                defined and visibility == C.STV_PROTECTED,  # a protected definition binds to itself
             )
         )
     prepared = cache.references[elf.path] = tuple(references)
