@@ -1,7 +1,5 @@
 """``python -m elfdeps``."""
 
-import sys
+from elfdeps.cli import run
 
-from elfdeps.cli import main
-
-sys.exit(main())
+run()

@@ -13,7 +13,7 @@ from elfdeps.errors import ElfdepsError, InputError, UsageError
 from elfdeps.facts import TYPE_CHECKING, Fact
 
 if TYPE_CHECKING:  # imported lazily at run time: start-up stays lean
-    from typing import TextIO
+    from typing import NoReturn, TextIO
 
     from elfdeps.advice.fix import CombinedFix
     from elfdeps.audit.runner import AuditOptions, FindingKey
@@ -520,3 +520,17 @@ def _printable(text: str) -> str:
     from elfdeps.render.printable import shown
 
     return shown(text)
+
+
+def run() -> NoReturn:
+    """The `elfdeps` command (and `python -m elfdeps`): ``main()``, then leave without tearing the
+    interpreter down. Freeing every parsed object one by one took ~15 ms of an audit of rustc's tree;
+    nothing is lost: reports written to files are closed by then, and the standard streams are
+    flushed here."""
+    code = main()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a reader that left, or a stream already closed
+            continue
+    os._exit(code)
