@@ -8,7 +8,7 @@
 Trace mode maps and relocates (with IFUNC resolvers suppressed) but never runs FILE. The environment is
 cleared except what the caller sets. Give the real path: ld.so names the main program as given.
 An ELFCLASS32 file is given to the i386 loader, /lib/ld-linux.so.2 (Debian libc6-i386, which
-gcc-multilib installs): `LD_TRACE_LOADED_OBJECTS=1 LD_WARN=1 LD_BIND_NOW=1 /lib/ld-linux.so.2 FILE` is
+gcc-12-multilib installs): `LD_TRACE_LOADED_OBJECTS=1 LD_WARN=1 LD_BIND_NOW=1 /lib/ld-linux.so.2 FILE` is
 ldd -r for it, as /usr/bin/ldd's RTLDLIST would choose it.
 """
 

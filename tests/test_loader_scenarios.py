@@ -137,10 +137,11 @@ def test_machine_provides_what_the_scenarios_need() -> None:
     for program in ("/usr/bin/ssh", "/usr/bin/python3.11", "/usr/bin/gio", "/usr/bin/gresource", "/usr/bin/gmake"):
         assert os.access(program, os.X_OK), f"{program} is missing (see the package list of scripts/test)"
     assert os.path.exists("/usr/include/elf.h"), "glibc's elf.h is the relocation oracle (Debian libc6-dev)"
-    assert os.access("/lib/ld-linux.so.2", os.X_OK), "the i386 loader (Debian libc6-i386, via gcc-multilib)"
+    assert os.access("/lib/ld-linux.so.2", os.X_OK), "the i386 loader (Debian libc6-i386, via gcc-12-multilib)"
     cache = subprocess.run(["/sbin/ldconfig", "-p"], capture_output=True, text=True, check=True).stdout
     assert "\tlibfakeroot-0.so " in cache, "the Debian package libfakeroot is missing"
-    assert os.path.exists("/usr/lib32/crt1.o"), "gcc -m32 needs the Debian package gcc-multilib"
+    assert os.path.exists("/usr/lib32/crt1.o"), "gcc -m32 needs the Debian package gcc-12-multilib"
+    assert os.path.isdir("/usr/include/asm"), "gcc -m32 needs /usr/include/asm (scripts/test links it)"
 
 
 def test_readme_lists_every_scenario() -> None:
