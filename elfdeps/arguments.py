@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Sequence
 
 from elfdeps import __version__
 from elfdeps.errors import UsageError
 from elfdeps.facts import TYPE_CHECKING, Fact
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
     from typing import Any
 
 __all__ = [

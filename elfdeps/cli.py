@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
 
 from elfdeps.arguments import Arguments, parse
 from elfdeps.errors import ElfdepsError, InputError, UsageError
 from elfdeps.facts import TYPE_CHECKING, Fact
 
 if TYPE_CHECKING:  # imported lazily at run time: start-up stays lean
+    from collections.abc import Sequence
     from typing import NoReturn, TextIO
 
     from elfdeps.advice.fix import CombinedFix
@@ -21,7 +21,7 @@ if TYPE_CHECKING:  # imported lazily at run time: start-up stays lean
     from elfdeps.loader.environment import LoaderEnv, TargetCache
     from elfdeps.model import LoadResult
 
-__all__ = ["main"]
+__all__ = ["main", "run"]
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 

@@ -20,8 +20,27 @@ from operator import itemgetter
 TYPE_CHECKING = False  # mypy treats this name as True; importing typing's would cost 3 ms
 if TYPE_CHECKING:
     from enum import StrEnum as Symbolic
+    from functools import cached_property as computed_once
     from typing import NamedTuple as Fact
 else:
+
+    class computed_once:
+        """functools.cached_property without importing functools (and collections) on the list/tree
+        path: the value is computed on first access and stored in the instance's __dict__."""
+
+        def __init__(self, function):
+            self.function = function
+            self.name = function.__name__
+            self.__doc__ = function.__doc__
+
+        def __set_name__(self, owner, name):
+            self.name = name
+
+        def __get__(self, instance, owner=None):
+            if instance is None:
+                return self
+            value = instance.__dict__[self.name] = self.function(instance)
+            return value
 
     class _FactType(type):
         """Turns the annotated fields of a Fact subclass into tuple positions and defaults."""
@@ -136,4 +155,4 @@ else:
         __hash__ = str.__hash__
 
 
-__all__ = ["TYPE_CHECKING", "Fact", "Symbolic"]
+__all__ = ["TYPE_CHECKING", "Fact", "Symbolic", "computed_once"]

@@ -9,12 +9,15 @@ a stale ld.so.cache).
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 
 from elfdeps.elf.cache import FileCache
+from elfdeps.facts import TYPE_CHECKING
 from elfdeps.loader.environment import TargetSystem
 from elfdeps.loader.verify import VerdictKind, open_verify
 from elfdeps.model import LoadedObject, LoadResult, NearbyMatch
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 __all__ = ["explain_missing", "rust_toolchain_dirs"]
 

@@ -11,12 +11,15 @@ either way: the references are folded as "not checked" into the missing-library 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
 
 from elfdeps.audit.rules import Finding
 from elfdeps.binding import BindingReport
+from elfdeps.facts import TYPE_CHECKING
 from elfdeps.model import LoadResult
 from elfdeps.rust.demangle import readable
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 __all__ = ["fold_missing_symbols"]
 

@@ -4,11 +4,14 @@ needs-environment, loader-error. They read the emulated start (LoadResult) only.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 
 from elfdeps.advice.fix import CombinedFix
 from elfdeps.audit.rules import RULES, Finding, Severity
+from elfdeps.facts import TYPE_CHECKING
 from elfdeps.model import LoadedObject, LoadResult, NearbyMatch, Outcome, Via
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 __all__ = ["loading_findings"]
 

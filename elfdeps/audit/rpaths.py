@@ -7,12 +7,15 @@ $ORIGIN-relative (staying inside the package) or a system library directory of t
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 
 from elfdeps.audit.rules import RULES, Finding
+from elfdeps.facts import TYPE_CHECKING
 from elfdeps.loader.dst import DstValues, expand
 from elfdeps.loader.environment import TargetSystem
 from elfdeps.model import LoadResult
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 __all__ = ["rpath_findings"]
 

@@ -9,7 +9,6 @@ the scope of the file that loads it (as ldd -r does for one program).
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Iterator
 
 from elfdeps.advice.archives import ArchiveIndex
 from elfdeps.advice.fix import CombinedFix, combined_fix
@@ -26,10 +25,13 @@ from elfdeps.binding import BindingCache, BindingReport, bind
 from elfdeps.elf import constants as C
 from elfdeps.elf.cache import FileCache, OpenFailure
 from elfdeps.errors import ElfFormatError, InputError
-from elfdeps.facts import Fact
+from elfdeps.facts import TYPE_CHECKING, Fact
 from elfdeps.loader.environment import LoaderEnv, TargetCache, TargetSystem
 from elfdeps.loader.graph import emulate
 from elfdeps.model import LoadResult
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Iterator
 
 __all__ = [
     "AuditOptions",

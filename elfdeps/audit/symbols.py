@@ -4,7 +4,6 @@ unused-dependency, underlinked-symbol. They read the emulated start and its Bind
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 
 from elfdeps.advice.archives import ArchiveIndex
 from elfdeps.audit.rules import RULES, Finding, Severity
@@ -14,10 +13,14 @@ from elfdeps.elf.cache import FileCache, OpenFailure
 from elfdeps.elf.relocations import RelocClass
 from elfdeps.elf.symbols import is_exported
 from elfdeps.errors import ElfFormatError
+from elfdeps.facts import TYPE_CHECKING
 from elfdeps.loader.environment import TargetSystem
 from elfdeps.model import DependencyKind, LoadResult, Via
 from elfdeps.rust.demangle import demangle_all, readable
 from elfdeps.rust.mangling import parse
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 __all__ = ["symbol_findings"]
 

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
 
 from elfdeps.audit.rules import RULES, Finding
 from elfdeps.elf.reader import ElfFile
 from elfdeps.errors import ElfFormatError
+from elfdeps.facts import TYPE_CHECKING
 from elfdeps.rust.demangle import readable
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 __all__ = ["floor_findings", "highest_versions", "parse_floor", "split_version"]
 

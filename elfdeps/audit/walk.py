@@ -11,12 +11,14 @@ at build time and never ships, are left out. Both are counted for the report.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
 
 from elfdeps.elf import constants as C
 from elfdeps.elf.cache import read_head
 from elfdeps.errors import InputError
-from elfdeps.facts import Fact
+from elfdeps.facts import TYPE_CHECKING, Fact
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 __all__ = ["Walk", "is_build_script", "walk"]
 

@@ -9,13 +9,16 @@ render/dot.py draws it, render/html.py makes it interactive. Issue 7, DESIGN.md 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from typing import NamedTuple
 
 from elfdeps.audit.rules import Finding, Severity
 from elfdeps.elf import constants as C
+from elfdeps.facts import TYPE_CHECKING
 from elfdeps.model import Attempt, DependencyKind, Edge, LoadedObject, LoadResult, Via, via_label
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
 
 __all__ = [
     "GraphEdge",

@@ -18,16 +18,18 @@ Public API: :func:`rust_facts`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from elfdeps.audit.rules import Severity
 from elfdeps.depgraph.model import Group, NodeKind, RustFacts
 from elfdeps.elf.cache import FileCache
+from elfdeps.facts import TYPE_CHECKING
 from elfdeps.model import LoadResult
 from elfdeps.rust.crates import crate_report
 from elfdeps.rust.describe import problem_text
 from elfdeps.rust.objects import Kind
 from elfdeps.rust.problems import CrateTwoBuilds, DuplicatedCrate, Problem
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 __all__ = ["rust_facts"]
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import struct
 import sys
-from collections.abc import Sequence
 
 from elfdeps.elf import constants as C
 from elfdeps.elf.symbols import Symbol, address_to_offset, can_bind, decode_symbol, dynsym_count
@@ -15,6 +14,8 @@ from elfdeps.errors import ElfFormatError
 from elfdeps.facts import TYPE_CHECKING, Fact
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from elfdeps.elf.reader import ElfFile
 
 __all__ = ["SymbolTable", "VersionEntry", "elf_hash", "gnu_hash"]

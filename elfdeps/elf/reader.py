@@ -9,11 +9,10 @@ Names stay ``bytes``: a soname need not be UTF-8 and must still resolve. The fil
 from __future__ import annotations
 
 import struct
-from functools import cached_property
 
 from elfdeps.elf import constants as C
 from elfdeps.errors import ElfFormatError
-from elfdeps.facts import TYPE_CHECKING, Fact
+from elfdeps.facts import TYPE_CHECKING, Fact, computed_once
 
 if TYPE_CHECKING:
     from elfdeps.elf.lookup import SymbolTable
@@ -299,49 +298,49 @@ class ElfFile:
 
     # -- lazily read parts -----------------------------------------------------------------------
 
-    @cached_property
+    @computed_once
     def symbols(self) -> DynamicSymbols:
         """The dynamic symbol table with its version tables (read on first use)."""
         from elfdeps.elf.symbols import read_dynamic_symbols
 
         return read_dynamic_symbols(self)
 
-    @cached_property
+    @computed_once
     def version_needs(self) -> tuple[VersionNeed, ...]:
         """DT_VERNEED: the versions this file requires, per needed file (read once)."""
         from elfdeps.elf.symbols import read_version_needs
 
         return read_version_needs(self) if self.dynamic is not None else ()
 
-    @cached_property
+    @computed_once
     def version_definitions(self) -> tuple[VersionDefinition, ...]:
         """DT_VERDEF: the versions this file defines (read once)."""
         from elfdeps.elf.symbols import read_version_definitions
 
         return read_version_definitions(self) if self.dynamic is not None else ()
 
-    @cached_property
+    @computed_once
     def static_definitions(self) -> dict[bytes, tuple[int, int]]:
         """.symtab definitions, name -> (binding, visibility): only to explain a missing symbol."""
         from elfdeps.elf.symbols import static_definitions
 
         return static_definitions(self)
 
-    @cached_property
+    @computed_once
     def symbol_table(self) -> SymbolTable:
         """Random access to .dynsym through its hash table (what binding uses)."""
         from elfdeps.elf.lookup import SymbolTable
 
         return SymbolTable(self)
 
-    @cached_property
+    @computed_once
     def symbol_references(self) -> tuple[SymbolReference, ...]:
         """The relocations that name a symbol (what the loader looks up)."""
         from elfdeps.elf.relocations import read_symbol_references
 
         return read_symbol_references(self)
 
-    @cached_property
+    @computed_once
     def sections(self) -> tuple[Section, ...]:
         """Section headers when the file has them (stripped-of-sections files return ())."""
         if self.e_shoff == 0 or self.e_shnum == 0:
@@ -386,7 +385,7 @@ class ElfFile:
                 return bytes(self._data[section.offset : section.offset + section.size])
         return None
 
-    @cached_property
+    @computed_once
     def comment(self) -> tuple[bytes, ...]:
         """The ``.comment`` strings (compiler and toolchain versions), if sections exist."""
         raw = self.section_bytes(b".comment")

@@ -9,10 +9,12 @@ accepts (x86-64: exactly 0x0303) are visible. See loader.md §6.
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterable
 
-from elfdeps.facts import Fact
+from elfdeps.facts import TYPE_CHECKING, Fact
 from elfdeps.loader.fs import RootFS
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 __all__ = ["CacheEntry", "LdCache", "parse_ld_cache", "read_ld_cache"]
 

@@ -3,12 +3,14 @@ audited file's highest required symbol version per family, and a summary line.""
 
 from __future__ import annotations
 
-from typing import TextIO
-
 from elfdeps.audit.rules import Finding, Severity
 from elfdeps.audit.runner import AuditReport
+from elfdeps.facts import TYPE_CHECKING
 from elfdeps.render.printable import shown
 from elfdeps.render.text import Palette
+
+if TYPE_CHECKING:
+    from typing import TextIO
 
 __all__ = ["render_audit"]
 

@@ -16,13 +16,16 @@ import html
 import json
 import os
 import re
-from collections.abc import Sequence
 from typing import Any
 
 from elfdeps.depgraph.model import GraphModel, Node
+from elfdeps.facts import TYPE_CHECKING
 from elfdeps.render.dot import summary
 from elfdeps.render.html_assets import CSS, SCRIPT
 from elfdeps.render.printable import shown as printable
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 __all__ = ["html_report"]
 

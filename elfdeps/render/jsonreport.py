@@ -9,14 +9,16 @@ from __future__ import annotations
 import itertools
 import json
 import os
-from collections.abc import Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any, TextIO
 
 from elfdeps import __version__
 from elfdeps.depgraph.tree import DependencyIndex, dependency_tree
+from elfdeps.facts import TYPE_CHECKING
 from elfdeps.model import Attempt, LoadedObject, LoadResult
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator, Mapping
+    from typing import Any, TextIO
+
     from elfdeps.advice.fix import CombinedFix
     from elfdeps.audit.runner import EntryOutcome, FindingCollector
     from elfdeps.rust.objects import RustFacts

@@ -6,11 +6,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from typing import Any, TextIO
 
 from elfdeps import __version__
 from elfdeps.audit.rules import RULES, Finding, Severity
 from elfdeps.audit.runner import AuditReport
+from elfdeps.facts import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Any, TextIO
 
 __all__ = ["write_sarif"]
 

@@ -4,13 +4,16 @@ or, with --defines, every loaded object that defines a name and the one that win
 from __future__ import annotations
 
 import os
-from typing import Any, TextIO
 
 from elfdeps.binding import BindingReport, Definition
+from elfdeps.facts import TYPE_CHECKING
 from elfdeps.model import LoadResult
 from elfdeps.render.jsonreport import write_report
 from elfdeps.render.printable import shown
 from elfdeps.rust.demangle import demangle_all
+
+if TYPE_CHECKING:
+    from typing import Any, TextIO
 
 __all__ = ["render_bindings", "render_definers"]
 

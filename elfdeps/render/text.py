@@ -8,7 +8,6 @@ Every name and path read from a file or the file system goes through ``shown`` (
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
 
 from elfdeps.depgraph.tree import DependencyIndex, NodeRole, TreeNode, dependency_tree
 from elfdeps.facts import TYPE_CHECKING, Fact
@@ -16,6 +15,7 @@ from elfdeps.model import VIA_LABELS, Attempt, DependencyKind, LoadedObject, Loa
 from elfdeps.render.printable import shown
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator, Mapping
     from typing import TextIO
 
     from elfdeps.advice.fix import CombinedFix

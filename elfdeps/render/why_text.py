@@ -9,12 +9,15 @@ were left out. Names from files go through ``printable``.
 from __future__ import annotations
 
 import os
-from typing import Any, TextIO
 
 from elfdeps.depgraph.chains import Chains
 from elfdeps.depgraph.model import edge_how, edge_loads
+from elfdeps.facts import TYPE_CHECKING
 from elfdeps.model import Edge, LoadResult, via_label
 from elfdeps.render.printable import shown as printable
+
+if TYPE_CHECKING:
+    from typing import Any, TextIO
 
 __all__ = ["render_why", "why_json"]
 

@@ -18,8 +18,6 @@ Public API: :func:`crate_report` -> :class:`CrateReport`; :class:`ObjectCrates`,
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from elfdeps.elf.symbols import can_bind
 from elfdeps.errors import ElfFormatError
 from elfdeps.facts import TYPE_CHECKING, Fact
@@ -39,6 +37,8 @@ from elfdeps.rust.objects import (
 from elfdeps.rust.problems import Holder, Problem
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from elfdeps.binding import BindingReport
     from elfdeps.elf.cache import FileCache
     from elfdeps.elf.reader import ElfFile

@@ -15,7 +15,11 @@ Public API: :func:`demangle`, :func:`demangle_all`, :func:`readable`, :func:`spe
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+
+from elfdeps.facts import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 __all__ = ["demangle", "demangle_all", "is_mangled", "readable", "spelled_as"]
 

@@ -19,7 +19,6 @@ Public API: :func:`read_markers` -> :class:`RustMarkers`; :class:`RustcSection`;
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 from elfdeps.elf import constants as C
 from elfdeps.errors import ElfFormatError
@@ -27,6 +26,8 @@ from elfdeps.facts import TYPE_CHECKING, Fact
 from elfdeps.rust.mangling import Crate
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from elfdeps.elf.reader import ElfFile
 
 __all__ = ["RustMarkers", "RustcSection", "crate_versions", "read_markers", "readonly_ranges", "rustc_release"]

@@ -29,8 +29,6 @@ Public API: :func:`rust_facts`, :func:`rust_imports`, :func:`rust_defines`, :cla
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from elfdeps.elf import constants as C
 from elfdeps.elf.symbols import is_exported
 from elfdeps.facts import TYPE_CHECKING, Fact, Symbolic
@@ -39,6 +37,8 @@ from elfdeps.rust.metadata import RustMarkers, read_markers
 from elfdeps.rust.symtabs import RawSymbol, dynsym, exports_mangled_names, symtab
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from elfdeps.elf.reader import ElfFile
 
 __all__ = [

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 import struct
-from collections.abc import Iterable, Iterator
 
 from elfdeps.elf import constants as C
 from elfdeps.elf.symbols import address_to_offset, dynsym_count
@@ -19,6 +18,8 @@ from elfdeps.errors import ElfFormatError
 from elfdeps.facts import TYPE_CHECKING, Fact
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
+
     from elfdeps.elf.reader import ElfFile
 
 __all__ = ["RawSymbol", "dynsym", "exports_mangled_names", "symtab"]
