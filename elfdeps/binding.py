@@ -186,7 +186,12 @@ class _Scope:
         if self.indexed:
             candidates = [self.members[position] for position in self._definers().get(name, ())]
         else:
-            candidates = [member for member, names in self._filters if names is None or name in names]
+            gnu = reference.gnu  # a big table's Bloom filter answers "not here" before any memo is built
+            candidates = [
+                member
+                for member, names in self._filters
+                if (name in names if names is not None else member[2].admits(gnu))
+            ]
         if first is not None:  # DT_SYMBOLIC: the object itself first, then the global scope
             candidates.insert(0, first)
         elif reference.reloc_class is RelocClass.COPY and candidates and candidates[0] is self.members[0]:

@@ -146,6 +146,13 @@ MUTATIONS = (
         ("tests/test_reader_differential.py", "-k", "fixture"),
     ),
     Mutation(
+        "bloom-filter-second-bit-misplaced",
+        "elfdeps/elf/lookup.py",
+        "        mask = (1 << (gnu % bits)) | (1 << ((gnu >> shift) % bits))\n",
+        "        mask = (1 << (gnu % bits)) | (1 << ((gnu >> (shift + 1)) % bits))\n",
+        ("tests/test_binding_differential.py", "tests/test_rust_audit.py"),
+    ),
+    Mutation(
         "hwcaps-levels-worst-first",
         "elfdeps/loader/hwcaps.py",
         "    return tuple(reversed(supported))",

@@ -190,25 +190,41 @@ class SymbolTable:
             known = self._found[name] = self._find(name, gnu)
         return known
 
+    def _gnu_tables(
+        self, gnu: tuple[int, int, int, int, int, int, int]
+    ) -> tuple[Sequence[int], Sequence[int], Sequence[int]]:
+        """The Bloom words, buckets and chains of DT_GNU_HASH (bounds-checked once; zero-copy views)."""
+        if self._gnu_views is None:
+            nbuckets, symoffset, bloom_size, _shift, bloom, buckets, chains = gnu
+            word = 8 if self.elf.is_64 else 4
+            chain_count = max(self.count - symoffset, 0)
+            self.elf.unpack_from(f"{4 * chain_count}x", chains, "DT_GNU_HASH chains")  # bounds check
+            self.elf.unpack_from(f"{word * bloom_size}x", bloom, "DT_GNU_HASH Bloom filter")
+            self._gnu_views = (
+                self._words(bloom, bloom_size, word),
+                self._words(buckets, nbuckets, 4),
+                self._words(chains, chain_count, 4),
+            )
+        return self._gnu_views
+
+    def admits(self, gnu: int) -> bool:
+        """Whether DT_GNU_HASH's Bloom filter lets a name of GNU hash ``gnu`` through (ld.so's first test
+        in do_lookup_x); True for a file without one. Binding asks this before anything costlier."""
+        table = self._gnu
+        if table is None:
+            return True
+        bloom_size, shift = table[2], table[3]
+        bits = 64 if self.elf.is_64 else 32
+        mask = (1 << (gnu % bits)) | (1 << ((gnu >> shift) % bits))
+        return self._gnu_tables(table)[0][(gnu // bits) % bloom_size] & mask == mask
+
     def _find(self, name: bytes, gnu: int | None) -> tuple[int, ...]:
         if self._gnu is not None:
-            nbuckets, symoffset, bloom_size, shift, bloom, buckets, chains = self._gnu
-            if self._gnu_views is None:
-                word = 8 if self.elf.is_64 else 4
-                chain_count = max(self.count - symoffset, 0)
-                self.elf.unpack_from(f"{4 * chain_count}x", chains, "DT_GNU_HASH chains")  # bounds check
-                self.elf.unpack_from(f"{word * bloom_size}x", bloom, "DT_GNU_HASH Bloom filter")
-                self._gnu_views = (
-                    self._words(bloom, bloom_size, word),
-                    self._words(buckets, nbuckets, 4),
-                    self._words(chains, chain_count, 4),
-                )
-            bloom_words, bucket_words, chain_words = self._gnu_views
+            nbuckets, symoffset = self._gnu[0], self._gnu[1]
             h = gnu_hash(name) if gnu is None else gnu
-            bits = 64 if self.elf.is_64 else 32
-            mask = (1 << (h % bits)) | (1 << ((h >> shift) % bits))
-            if bloom_words[(h // bits) % bloom_size] & mask != mask:
+            if not self.admits(h):
                 return ()
+            _bloom, bucket_words, chain_words = self._gnu_tables(self._gnu)
             index = bucket_words[h % nbuckets]
             found = []
             while symoffset <= index < self.count:
