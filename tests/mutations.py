@@ -153,6 +153,13 @@ MUTATIONS = (
         ("tests/test_binding_differential.py", "tests/test_rust_audit.py"),
     ),
     Mutation(
+        "scope-index-drops-the-last-object",
+        "elfdeps/binding.py",
+        "            for position, (_object, _elf, table) in enumerate(self.members):\n",
+        "            for position, (_object, _elf, table) in enumerate(self.members[:-1]):\n",
+        ("tests/test_binding_modes.py",),
+    ),
+    Mutation(
         "hwcaps-levels-worst-first",
         "elfdeps/loader/hwcaps.py",
         "    return tuple(reversed(supported))",
