@@ -143,6 +143,12 @@ class _Scope:
             member = (obj.index, elf, table)
             self.members.append(member)
             self._filters.append((member, names))
+        # Most scopes hold small libraries only: their filter is a plain set probe per object.
+        self._small_filters: list[tuple[_Member, frozenset[bytes]]] | None = [
+            (member, names) for member, names in self._filters if names is not None
+        ]
+        if len(self._small_filters) != len(self._filters):
+            self._small_filters = None
         self.by_object = {member[0]: member for member in self.members}
         self._index: dict[bytes, list[int]] | None = None
         self.indexed = False
@@ -189,6 +195,8 @@ class _Scope:
         name = reference.name
         if self.indexed:
             candidates = [self.members[position] for position in self._definers().get(name, ())]
+        elif self._small_filters is not None:
+            candidates = [member for member, names in self._small_filters if name in names]
         else:
             gnu = reference.gnu  # a big table's Bloom filter answers "not here" before any memo is built
             candidates = [
@@ -203,8 +211,9 @@ class _Scope:
         winner: int | None = None
         others: list[int] = []
         plt = reference.reloc_class is RelocClass.PLT
+        required = reference.required
         for index, elf, table in candidates:
-            key = (elf.path, name, reference.required, plt)
+            key = (elf.path, name, required, plt)
             defined = self._defined.get(key)
             if defined is None:
                 defined = self._defined[key] = _defines(table, reference)

@@ -78,15 +78,15 @@ MUTATIONS = (
     Mutation(
         "binding-memo-forgets-the-version",
         "elfdeps/binding.py",
-        "            key = (elf.path, name, reference.required, plt)",
+        "            key = (elf.path, name, required, plt)",
         "            key = (elf.path, name, None, plt)",
         ("tests/test_binding_cache.py",),
     ),
     Mutation(
         "binding-memo-forgets-the-relocation-class",
         "elfdeps/binding.py",
-        "            key = (elf.path, name, reference.required, plt)",
-        "            key = (elf.path, name, reference.required, True)",
+        "            key = (elf.path, name, required, plt)",
+        "            key = (elf.path, name, required, True)",
         ("tests/test_loader_scenarios.py", "tests/test_audit_rules.py", "tests/test_binding_differential.py"),
     ),
     Mutation(
