@@ -297,14 +297,16 @@ def _prepare(elf: ElfFile, table: SymbolTable, cache: BindingCache) -> tuple[_Re
         else:
             required = required_by_index[version_index] = _required_version(table, version_index)
         references.append(
-            _Reference(
-                name,
-                cache.hash(name),
-                required,
-                reference.reloc_class,
-                reference.lazy and lazy_allowed,
-                bind == C.STB_WEAK,
-                defined and visibility == C.STV_PROTECTED,  # a protected definition binds to itself
+            _Reference._make(
+                (
+                    name,
+                    cache.hash(name),
+                    required,
+                    reference.reloc_class,
+                    reference.lazy and lazy_allowed,
+                    bind == C.STB_WEAK,
+                    defined and visibility == C.STV_PROTECTED,  # a protected definition binds to itself
+                )
             )
         )
     prepared = cache.references[elf.path] = tuple(references)
@@ -322,15 +324,17 @@ def _bind_object(scope: _Scope, member: _Member, cache: BindingCache, collect_ot
         else:
             target, others = scope.lookup(reference, symbolic, collect_others)
         out.append(
-            Binding(
-                requester=index,
-                symbol=reference.name,
-                version=reference.required.name if reference.required is not None else None,
-                reloc_class=reference.reloc_class,
-                lazy=reference.lazy,
-                weak_reference=reference.weak,
-                target=target,
-                other_definitions=others,
+            Binding._make(  # in field order: requester, symbol, version, class, lazy, weak, target, others
+                (
+                    index,
+                    reference.name,
+                    reference.required.name if reference.required is not None else None,
+                    reference.reloc_class,
+                    reference.lazy,
+                    reference.weak,
+                    target,
+                    others,
+                )
             )
         )
 

@@ -80,6 +80,14 @@ def test_class_metadata_matches_named_tuple() -> None:
         PointFact(1)._replace(z=2)  # type: ignore[call-arg]
 
 
+def test_make_matches_named_tuple() -> None:
+    """_make (the hot loops' constructor) gives what the constructor and NamedTuple._make give."""
+    values = (3, 4, "label")
+    made = PointFact._make(values)
+    assert type(made) is PointFact and made == PointFact(*values) and made.y == 4
+    assert tuple(made) == tuple(PointTuple._make(values))
+
+
 def test_a_subclass_keeps_its_own_constructor() -> None:
     class Wide(facts.Fact):
         a: int

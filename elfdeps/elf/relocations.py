@@ -130,7 +130,7 @@ def read_symbol_references(elf: ElfFile) -> tuple[SymbolReference, ...]:
                     kind = RelocClass.PLT
                 else:
                     kind = RelocClass.DATA
-                references.append(SymbolReference(symbol, kind, in_plt and rtype == jump_slot))
+                references.append(SymbolReference._make((symbol, kind, in_plt and rtype == jump_slot)))
 
     if rela:
         table = _table(elf, dynamic.value(DT_RELA), dynamic.value(DT_RELASZ), entry_size, "DT_RELA")

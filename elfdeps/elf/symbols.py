@@ -223,16 +223,18 @@ def decode_symbol(elf: ElfFile, fields: tuple[int, ...], versym: int) -> Symbol:
         name_index, info, other, shndx, value, size = fields
     else:
         name_index, value, size, info, other, shndx = fields
-    return Symbol(
-        name=elf.dynamic_string(name_index, "symbol name") if name_index else b"",
-        value=value,
-        size=size,
-        bind=info >> 4,
-        type=info & 0xF,
-        visibility=other & 0x3,
-        shndx=shndx,
-        version_index=versym & C.VERSYM_INDEX_MASK if versym >= 0 else -1,
-        hidden_version=versym >= 0 and bool(versym & C.VERSYM_HIDDEN),
+    return Symbol._make(  # field order: name, value, size, bind, type, visibility, shndx, version, hidden
+        (
+            elf.dynamic_string(name_index, "symbol name") if name_index else b"",
+            value,
+            size,
+            info >> 4,
+            info & 0xF,
+            other & 0x3,
+            shndx,
+            versym & C.VERSYM_INDEX_MASK if versym >= 0 else -1,
+            versym >= 0 and bool(versym & C.VERSYM_HIDDEN),
+        )
     )
 
 
