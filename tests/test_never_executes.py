@@ -24,6 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from fuzz.harness import COMMANDS as FUZZ_COMMANDS
 
 from fixtures.builder import Library, Program, build
 
@@ -134,18 +135,8 @@ def test_markers_appear_when_the_program_really_runs(fixture_dir: Path, tmp_path
     assert _markers(fixture_dir / "markers") == [], "the control wrote where the analysis looks"
 
 
-COMMANDS = (
-    ("list",),
-    ("list", "--json"),
-    ("tree",),
-    ("tree", "--json"),
-    ("symbols",),
-    ("symbols", "--json"),
-    ("symbols", "--defines", "libctor_value"),
-    ("audit",),
-    ("audit", "--json"),
-    ("audit", "--format", "sarif"),
-)
+# Every command and output format the fuzz harness runs, and the one lookup by name it has no name for.
+COMMANDS = (*FUZZ_COMMANDS, ("symbols", "--defines", "libctor_value"))
 
 
 def _analyses(root: Path) -> list[tuple[str, list[str], int]]:

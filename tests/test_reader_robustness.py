@@ -20,7 +20,6 @@ from __future__ import annotations
 import functools
 import io
 import os
-import signal
 import stat
 import struct
 import subprocess
@@ -28,12 +27,13 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar, Literal
 
 import pytest
+from deadline import raising_after
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -80,18 +80,8 @@ class ReaderHang(BaseException):
     """Raised by the alarm: a BaseException, so no `except Exception` in elfdeps can swallow it."""
 
 
-@contextmanager
-def time_limit(seconds: float, what: str) -> Iterator[None]:
-    def alarm(_signum: int, _frame: object) -> None:
-        raise ReaderHang(f"{what}: still running after {seconds} s")
-
-    previous = signal.signal(signal.SIGALRM, alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+def time_limit(seconds: float, what: str) -> AbstractContextManager[None]:
+    return raising_after(seconds, lambda: ReaderHang(f"{what}: still running after {seconds} s"))
 
 
 class ReaderCrash(AssertionError):

@@ -39,7 +39,6 @@ import os
 import re
 import resource
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -54,6 +53,7 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema_rs
+from deadline import raising_after
 
 from elfdeps.cli import main
 from fuzz.mutate import Chooser
@@ -215,27 +215,13 @@ def _open_fds() -> int:
     return len(os.listdir("/proc/self/fd"))
 
 
-@contextmanager
-def _alarm(seconds: float) -> Iterator[None]:
-    def ring(_signum: int, _frame: object) -> None:
-        raise Hang()
-
-    previous = signal.signal(signal.SIGALRM, ring)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-
-
 def run_in_process(argv: tuple[str, ...]) -> Run:
     out, err = io.StringIO(), io.StringIO()
     code: int | None = None
     escaped = None
     cpu, wall = time.process_time(), time.perf_counter()
     try:
-        with _alarm(HANG_SECONDS):
+        with raising_after(HANG_SECONDS, Hang):
             code = main(list(argv), out, err)
     except Hang:
         escaped = "hang"
