@@ -144,11 +144,8 @@ class _Scope:
             self.members.append(member)
             self._filters.append((member, names))
         # Most scopes hold small libraries only: their filter is a plain set probe per object.
-        self._small_filters: list[tuple[_Member, frozenset[bytes]]] | None = [
-            (member, names) for member, names in self._filters if names is not None
-        ]
-        if len(self._small_filters) != len(self._filters):
-            self._small_filters = None
+        small = [(member, names) for member, names in self._filters if names is not None]
+        self._small_filters = small if len(small) == len(self._filters) else None
         self.by_object = {member[0]: member for member in self.members}
         self._index: dict[bytes, list[int]] | None = None
         self.indexed = False
