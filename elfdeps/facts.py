@@ -59,21 +59,30 @@ else:
             namespace["_field_defaults"] = defaults
             return super().__new__(mcs, name, bases, namespace)
 
+    _new_templates = {}  # number of fields -> the code of a __new__ taking that many
+
+    def _new_template(count):
+        known = _new_templates.get(count)
+        if known is None:
+            names = [f"_{position}" for position in range(count)]
+            values = "".join(f"{name}, " for name in names)
+            source = f"def __new__(_cls, {', '.join(names)}):\n    return _tuple_new(_cls, ({values}))\n"
+            namespace = {}
+            exec(source, namespace)  # the source is made of numbered names only
+            known = _new_templates[count] = namespace["__new__"].__code__
+        return known
+
     def _compiled_new(cls):
+        # One compiled body per number of fields, renamed per class: compiling and exec-ing source for
+        # each class cost ~0.1 ms apiece, 5 ms of an audit (53 classes, a dozen field counts).
         fields = cls._fields
         defaults = cls._field_defaults
-        namespace = {"_tuple_new": tuple.__new__}
-        parameters = []
-        for field in fields:
-            if field in defaults:
-                namespace[f"_default_{field}"] = defaults[field]
-                parameters.append(f"{field}=_default_{field}")
-            else:
-                parameters.append(field)
-        values = "".join(f"{field}, " for field in fields)
-        source = f"def __new__(_cls, {', '.join(parameters)}):\n    return _tuple_new(_cls, ({values}))\n"
-        exec(source, namespace)  # the source is made of the class's own field names
-        made = namespace["__new__"]
+        if tuple(defaults) != fields[len(fields) - len(defaults) :]:
+            raise TypeError(f"{cls.__name__}: a field without a default follows one with a default")
+        code = _new_template(len(fields)).replace(
+            co_varnames=("_cls", *fields), co_name="__new__", co_qualname=f"{cls.__qualname__}.__new__"
+        )
+        made = type(_compiled_new)(code, {"_tuple_new": tuple.__new__}, "__new__", tuple(defaults.values()) or None)
         made.__qualname__ = f"{cls.__qualname__}.__new__"
         return made
 

@@ -102,6 +102,37 @@ def test_a_subclass_keeps_its_own_constructor() -> None:
         Narrow(1, 2)  # type: ignore[call-arg]
 
 
+def test_classes_of_one_size_share_a_body_but_not_their_names() -> None:
+    """Every class with three fields runs the same compiled __new__, renamed to its own fields:
+    keywords and defaults are each class's, and error messages name its fields."""
+
+    class Other(facts.Fact):
+        left: str
+        right: str = "r"
+        middle: int = 0
+
+    PointFact(1)
+    assert tuple(Other("a")) == ("a", "r", 0) and tuple(Other(middle=5, left="b")) == ("b", "r", 5)
+    assert Other.__dict__["__new__"] is not PointFact.__dict__["__new__"]
+    assert Other.__new__.__code__.co_code == PointFact.__new__.__code__.co_code
+    with pytest.raises(TypeError, match="left"):
+        Other()  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="unexpected keyword argument 'x'"):
+        Other("a", x=1)  # type: ignore[call-arg]
+
+
+def test_a_default_before_a_required_field_is_refused() -> None:
+    """NamedTuple refuses this at class definition; a Fact when its first instance is made (positional
+    defaults would otherwise land on the wrong fields)."""
+
+    class Misordered(facts.Fact):
+        a: int = 0
+        b: int  # type: ignore[misc]
+
+    with pytest.raises(TypeError, match="follows one with a default"):
+        Misordered(1, 2)
+
+
 def test_symbolic_matches_str_enum() -> None:
     assert [str(member) for member in ColourSymbolic] == [str(member) for member in ColourEnum]
     assert len(ColourSymbolic) == len(ColourEnum)
