@@ -3,6 +3,8 @@ argparse returns for every ordinary command line, and hands everything else to a
 
 from __future__ import annotations
 
+import io
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from elfdeps.arguments import APPEND, COMMANDS, FLAG, parse_argparse, parse_fast
+from elfdeps.cli import main
 from elfdeps.errors import UsageError
 
 REPO = Path(__file__).resolve().parent.parent
@@ -86,14 +89,27 @@ def test_appended_options_keep_their_order() -> None:
     assert [option.kind for option in COMMANDS["tree"].options if option.dest == "hide"] == [APPEND]
 
 
-@pytest.mark.parametrize("command", ["list", "tree"])
-def test_start_up_imports_no_parser_framework_and_no_typing(command: str) -> None:
-    """What makes `list` and `tree` start fast (README "Performance"): the interpreter is run without
-    site so that only elfdeps' own imports count."""
+def _rustc_binary() -> str:
+    sysroot = subprocess.run(["rustc", "--print", "sysroot"], capture_output=True, text=True, check=True).stdout
+    return os.path.join(sysroot.strip(), "bin", "rustc")
+
+
+@pytest.mark.parametrize(
+    ("command", "program"),
+    [("list", "/usr/bin/ssh"), ("tree", "/usr/bin/ssh"), ("audit", "/usr/bin/ssh"), ("audit", "rustc")],
+)
+def test_start_up_imports_no_parser_framework_and_no_typing(
+    command: str, program: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What makes the commands start fast (README "Performance"): the interpreter is run without site
+    so that only elfdeps' own imports count. An audit, of a C program or of rustc's Rust tree (binding,
+    crates, symbol versions), matches its markers without the regular-expression machinery."""
+    path = _rustc_binary() if program == "rustc" else program
+    argv = [command, "--no-env", path] + (["--no-progress"] if command == "audit" else [])
     code = (
         "import sys, io\n"
         "from elfdeps.cli import main\n"
-        f"rc = main([{command!r}, '--no-env', '/usr/bin/ssh'], io.StringIO(), io.StringIO())\n"
+        f"rc = main({argv!r}, io.StringIO(), io.StringIO())\n"
         "avoided = ['argparse', 'typing', 'enum', 're', 'dataclasses', 'gettext', 'shutil', 'weakref', 'collections',"
         " 'functools']\n"
         "print(rc, [m for m in avoided if m in sys.modules])\n"
@@ -103,6 +119,9 @@ def test_start_up_imports_no_parser_framework_and_no_typing(command: str) -> Non
         capture_output=True,
         text=True,
         check=True,
-        env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
+        cwd="/",  # no elfdeps.toml or pyproject.toml to read on the way up
+        env={"PYTHONPATH": str(REPO), "PATH": os.environ["PATH"]},
     )
-    assert proc.stdout.strip() == "0 []", proc.stdout + proc.stderr
+    monkeypatch.chdir("/")
+    expected = main(argv, io.StringIO(), io.StringIO())
+    assert proc.stdout.strip() == f"{expected} []", proc.stdout + proc.stderr

@@ -10,7 +10,6 @@ toolchains are installed (and with which versions).
 from __future__ import annotations
 
 import os
-import re
 
 from elfdeps.elf.cache import FileCache
 from elfdeps.errors import ElfFormatError
@@ -18,11 +17,13 @@ from elfdeps.rust.objects import rust_facts
 
 __all__ = ["is_libstd", "missing_libstd_note", "toolchain_note"]
 
-_LIBSTD = re.compile(r"libstd-[0-9a-f]{16}\.so")
+_HEX = "0123456789abcdef"
 
 
 def is_libstd(name: str) -> bool:
-    return _LIBSTD.fullmatch(name) is not None
+    """``libstd-<16 hex>.so``: the toolchain's libstd."""
+    digits = name[7:-3]
+    return len(name) == 26 and name.startswith("libstd-") and name.endswith(".so") and not digits.strip(_HEX)
 
 
 def toolchain_name(directory: str) -> str | None:

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import os
-import re
 
 from elfdeps.audit.rules import RULES, Finding
 from elfdeps.elf.reader import ElfFile
@@ -17,15 +16,32 @@ if TYPE_CHECKING:
 
 __all__ = ["floor_findings", "highest_versions", "parse_floor", "split_version"]
 
-_VERSION = re.compile(r"^([A-Za-z][A-Za-z_]*?)_?(\d+(?:\.\d+)*)$")
+_ASCII_LETTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+
+
+def _dotted_number(text: str) -> tuple[int, ...] | None:
+    """(2, 34) for "2.34": ASCII digits in dot-separated groups, nothing else; None otherwise."""
+    parts = text.split(".")
+    if not all(part.isascii() and part.isdigit() for part in parts):
+        return None
+    return tuple(int(part) for part in parts)
 
 
 def split_version(name: str) -> tuple[str, tuple[int, ...]] | None:
-    """("GLIBC", (2, 34)) for "GLIBC_2.34"; None for names with no number (GLIBC_PRIVATE)."""
-    match = _VERSION.match(name)
-    if not match:
+    """("GLIBC", (2, 34)) for "GLIBC_2.34"; None for names with no number (GLIBC_PRIVATE).
+
+    The family is what precedes the first digit, less one "_": a letter, then letters and "_"."""
+    first_digit = next((position for position, char in enumerate(name) if "0" <= char <= "9"), None)
+    if first_digit is None:
         return None
-    return match.group(1).upper(), tuple(int(part) for part in match.group(2).split("."))
+    family = name[:first_digit]
+    family = family[:-1] if family.endswith("_") else family
+    version = _dotted_number(name[first_digit:])
+    if not family or family[0] not in _ASCII_LETTERS or version is None:
+        return None
+    if any(char != "_" and char not in _ASCII_LETTERS for char in family):
+        return None
+    return family.upper(), version
 
 
 def _version_key(name: str) -> tuple[int, ...]:
@@ -36,9 +52,10 @@ def _version_key(name: str) -> tuple[int, ...]:
 def parse_floor(text: str) -> tuple[str, tuple[int, ...]]:
     """ "glibc=2.28" -> ("GLIBC", (2, 28))."""
     family, _, version = text.partition("=")
-    if not family or not re.fullmatch(r"\d+(\.\d+)*", version):
+    number = _dotted_number(version)
+    if not family or number is None:
         raise ValueError(f"--max-version wants FAMILY=X.Y (e.g. glibc=2.28), not {text!r}")
-    return family.upper(), tuple(int(part) for part in version.split("."))
+    return family.upper(), number
 
 
 def _required(elf: ElfFile) -> dict[str, list[tuple[str, bytes]]]:

@@ -83,6 +83,9 @@ class SymbolTable:
         self._found: dict[bytes, tuple[int, ...]] = {}
         self._definition_names: frozenset[bytes] | None = None
         self._gnu_views: tuple[Sequence[int], Sequence[int], Sequence[int]] | None = None
+        self._bloom: Sequence[int] | None = None  # the Bloom words, once bounds-checked
+        self._bloom_bits = 64 if elf.is_64 else 32
+        self._bloom_words, self._bloom_shift = (self._gnu[2], self._gnu[3]) if self._gnu is not None else (1, 0)
         self._versions: dict[int, VersionEntry] | None = None
         self._symbols: dict[int, Symbol] = {}
 
@@ -215,13 +218,14 @@ class SymbolTable:
     def admits(self, gnu: int) -> bool:
         """Whether DT_GNU_HASH's Bloom filter lets a name of GNU hash ``gnu`` through (ld.so's first test
         in do_lookup_x); True for a file without one. Binding asks this before anything costlier."""
-        table = self._gnu
-        if table is None:
-            return True
-        bloom_size, shift = table[2], table[3]
-        bits = 64 if self.elf.is_64 else 32
+        bloom = self._bloom
+        if bloom is None:
+            if self._gnu is None:
+                return True
+            bloom = self._bloom = self._gnu_tables(self._gnu)[0]
+        bits, shift = self._bloom_bits, self._bloom_shift  # binding asks ~3 times per reference
         mask = (1 << (gnu % bits)) | (1 << ((gnu >> shift) % bits))
-        return self._gnu_tables(table)[0][(gnu // bits) % bloom_size] & mask == mask
+        return bloom[(gnu // bits) % self._bloom_words] & mask == mask
 
     def _find(self, name: bytes, gnu: int | None) -> tuple[int, ...]:
         if self._gnu is not None:

@@ -10,8 +10,6 @@ Public API: :func:`runtime_builds`, :func:`duplicates`, :func:`two_builds`, :fun
 from __future__ import annotations
 
 import os
-import re
-from collections.abc import Callable, Iterable, Mapping
 
 from elfdeps.facts import TYPE_CHECKING, Fact
 from elfdeps.rust.mangling import Crate, parse
@@ -38,8 +36,12 @@ from elfdeps.rust.problems import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Mapping
+
     from elfdeps.elf.reader import ElfFile
     from elfdeps.model import LoadResult
+
+    Targets = Mapping[tuple[int, bytes], int | None]
 
 __all__ = [
     "RustObject",
@@ -55,9 +57,7 @@ EXAMPLES = 5
 # Unmangled runtime names every std-embedding dylib exports: they interpose even across toolchains.
 RUNTIME_NAMES = frozenset({b"rust_eh_personality", b"rust_begin_unwind", b"rust_panic", b"__rust_alloc"})
 RUST_LINK_TARGETS = frozenset({Kind.RUST_DYLIB, Kind.TOOLCHAIN_STD})
-_HASHED_FILE = re.compile(rb"lib(.+)-([0-9a-f]{16})\.so")
-
-Targets = Mapping[tuple[int, bytes], int | None]
+_HEX = b"0123456789abcdef"
 
 
 class RustObject(Fact):
@@ -355,12 +355,20 @@ def toolchain_mix(objects: Iterable[RustObject], result: LoadResult) -> list[Too
     return [ToolchainMix(tuple((v, tuple(where)) for v, where in sorted(versions.items())), tuple(links), level)]
 
 
+def _is_hashed_file(name: bytes) -> bool:
+    """``lib<x>-<16 hex>.so``, as cargo names a dylib of a package (``<x>`` not empty, on one line)."""
+    if not (name.startswith(b"lib") and name.endswith(b".so")) or len(name) < 3 + 1 + 17 + 3:
+        return False
+    stem, digits = name[3:-20], name[-20:-3]
+    return digits[0] == 45 and not digits[1:].strip(_HEX) and b"\n" not in stem  # 45: "-"
+
+
 def soname_mismatches(objects: Iterable[RustObject]) -> list[SonameMismatch]:
     """A ``lib<x>-<hash>.so`` whose DT_SONAME is another name: another build copied under this one."""
     problems = []
     for item in objects:
         file_name = os.path.basename(os.fsencode(item.path))
         soname = item.soname
-        if soname is not None and soname != file_name and _HASHED_FILE.fullmatch(file_name):
+        if soname is not None and soname != file_name and _is_hashed_file(file_name):
             problems.append(SonameMismatch(item.object, file_name, soname, Level.ERROR))
     return problems

@@ -18,8 +18,6 @@ Public API: :func:`read_markers` -> :class:`RustMarkers`; :class:`RustcSection`;
 
 from __future__ import annotations
 
-import re
-
 from elfdeps.elf import constants as C
 from elfdeps.errors import ElfFormatError
 from elfdeps.facts import TYPE_CHECKING, Fact
@@ -37,9 +35,15 @@ DECODED_VERSIONS = frozenset({10})  # METADATA_VERSION values whose layout this 
 STR_SENTINEL = 0xC1
 MAX_STRING = 4096  # a metadata string longer than this is not a name or a version
 _COMMENT_PREFIX = b"rustc version "
-_LIBRARY_PATH = re.compile(rb"/rustc/([0-9a-f]{40})/library/(std|core|alloc)/")
-_METADATA_SYMBOL = re.compile(rb"\0rust_metadata_([A-Za-z0-9_]+)_([0-9a-f]{1,16})\0")
-_PROC_MACRO_DECLS = re.compile(rb"\0__rustc_proc_macro_decls_([0-9a-f]{1,16})__\0")
+# The markers' spellings, matched by hand after a C-speed find of their literal start (importing the
+# regular-expression machinery cost an audit more than these few matches):
+# /rustc/<40 hex>/library/(std|core|alloc)/, \0rust_metadata_<[A-Za-z0-9_]+>_<1-16 hex>\0 and
+# \0__rustc_proc_macro_decls_<1-16 hex>__\0.
+_LIBRARY_PREFIX = b"/rustc/"
+_LIBRARY_NAMES = (b"std/", b"core/", b"alloc/")
+_METADATA_PREFIX = b"\0rust_metadata_"
+_DECLS_PREFIX = b"\0__rustc_proc_macro_decls_"
+_HEX = b"0123456789abcdef"
 _MAX_PATH_HITS = 4096  # panic-location strings examined per file (a real libstd has a few hundred)
 PF_X, PF_W = 0x1, 0x2
 SHF_ALLOC = 0x2
@@ -115,9 +119,16 @@ def read_markers(elf: ElfFile, *, scan_strings: bool | None = None) -> RustMarke
         )
     )
     has_comment = any(section.name == b".comment" for section in elf.sections)
-    metadata_crate, proc_macro_decls = _exported_markers(elf)
     raw = elf.section_bytes(b".rustc")
+    # rustc exports rust_metadata_* to name the .rustc section, in dylibs and proc-macros only: a file
+    # whose section table lists no .rustc has neither marker, and its string table is not searched
+    # (libLLVM's 2.6 MB: 2 ms). Without a section table, both are searched for.
+    searched = raw is not None or not elf.sections
+    metadata_crate = _exported_crate(elf) if searched else None
     rustc = _read_rustc(raw, metadata_crate) if raw is not None else None
+    # A decoded header says whether the crate is a proc-macro; the decls symbol is looked for only
+    # where it may say more (librustc_driver: not a proc-macro, 0.8 ms not spent).
+    proc_macro_decls = searched and (rustc is None or rustc.is_proc_macro is not False) and _exports_decls(elf)
     if scan_strings is None:
         scan_strings = bool(versions or rustc or metadata_crate or proc_macro_decls or not has_comment)
     commits, libraries = _library_paths(elf) if scan_strings else ((), ())
@@ -127,40 +138,56 @@ def read_markers(elf: ElfFile, *, scan_strings: bool | None = None) -> RustMarke
 # -- exported marker symbols ----------------------------------------------------------------------
 
 
-def _exported_markers(elf: ElfFile) -> tuple[Crate | None, bool]:
-    """rust_metadata_<crate>_<hex> and __rustc_proc_macro_decls_<hex>__, found in the dynamic string
-    table by a C-speed search and confirmed as defined .dynsym symbols through the hash table (the
-    section index cannot be trusted: BOLT-rewritten files point it past the section table)."""
+def _dynamic_strings(elf: ElfFile) -> tuple[int, int] | None:
+    """The dynamic string table's bounds, from the NUL before its first string; None without one."""
     if elf.dynamic is None:
-        return None, False
+        return None
     try:
         start, end = elf.string_table_bounds()
     except ElfFormatError:  # no dynamic string table: nothing is exported by name
-        return None, False
-    crate = None
-    start = max(start - 1, 0)
-    for match in _matches(elf.data, b"\0rust_metadata_", _METADATA_SYMBOL, start, end):
-        name = match.group(0)[1:-1]
-        if _defined(elf, name):
-            crate = Crate(match.group(1), int(match.group(2), 16))
-            break
-    decls = False
-    for match in _matches(elf.data, b"\0__rustc_proc_macro_decls_", _PROC_MACRO_DECLS, start, end):
-        if _defined(elf, match.group(0)[1:-1]):
-            decls = True
-            break
-    return crate, decls
+        return None
+    return max(start - 1, 0), end
 
 
-def _matches(data: bytes, prefix: bytes, pattern: re.Pattern[bytes], start: int, end: int) -> Iterator[re.Match[bytes]]:
-    """``pattern`` matched where ``prefix`` (its literal start) occurs: ``bytes.find`` skips a 2 MB string
-    table (librustc_driver's) in well under a millisecond, where a regex search tries every NUL."""
+def _names_after(data: bytes, prefix: bytes, bounds: tuple[int, int]) -> Iterator[tuple[bytes, bytes]]:
+    """(whole name, what follows ``prefix``) of each string of the table that starts with ``prefix``
+    (which starts with NUL): ``bytes.find`` skips librustc_driver's 2.5 MB in about a millisecond."""
+    start, end = bounds
     at = data.find(prefix, start, end)
     while at >= 0:
-        match = pattern.match(data, at, end)
-        if match is not None:
-            yield match
-        at = data.find(prefix, at + 1, end)
+        stop = data.find(b"\0", at + len(prefix), end)
+        if stop < 0:
+            return
+        yield data[at + 1 : stop], data[at + len(prefix) : stop]
+        at = data.find(prefix, stop, end)
+
+
+def _exported_crate(elf: ElfFile) -> Crate | None:
+    """The crate of the first defined ``rust_metadata_<crate>_<hex>`` in .dynsym, confirmed through the
+    hash table (the section index cannot be trusted: BOLT-rewritten files point it past the section
+    table)."""
+    bounds = _dynamic_strings(elf)
+    if bounds is None:
+        return None
+    for name, rest in _names_after(elf.data, _METADATA_PREFIX, bounds):
+        crate, _, digits = rest.rpartition(b"_")
+        if not crate or not 1 <= len(digits) <= 16 or digits.strip(_HEX):
+            continue
+        if crate.replace(b"_", b"a").isalnum() and _defined(elf, name):
+            return Crate(crate, int(digits, 16))
+    return None
+
+
+def _exports_decls(elf: ElfFile) -> bool:
+    """Whether .dynsym defines ``__rustc_proc_macro_decls_<hex>__``."""
+    bounds = _dynamic_strings(elf)
+    if bounds is None:
+        return False
+    for name, rest in _names_after(elf.data, _DECLS_PREFIX, bounds):
+        digits = rest[:-2]
+        if rest.endswith(b"__") and 1 <= len(digits) <= 16 and not digits.strip(_HEX) and _defined(elf, name):
+            return True
+    return False
 
 
 def _defined(elf: ElfFile, name: bytes) -> bool:
@@ -299,6 +326,8 @@ def readonly_ranges(elf: ElfFile) -> list[tuple[int, int]]:
 def crate_versions(elf: ElfFile, name: bytes) -> tuple[bytes, ...]:
     """Versions of crate ``name`` the file reveals: cargo registry source paths in panic locations
     (``…/registry/src/<index>/<package>-<version>/``), the only place a version survives (rust.md §8)."""
+    import re  # only here: the audit's other Rust markers are matched without it
+
     package = re.escape(name).replace(b"_", b"[-_]")
     pattern = re.compile(
         rb"/registry/src/[^/\0]{1,200}/" + package + rb"-([0-9]+\.[0-9]+\.[0-9]+[0-9A-Za-z.+-]{0,40})/"
@@ -319,13 +348,30 @@ def _library_paths(elf: ElfFile) -> tuple[tuple[bytes, ...], tuple[bytes, ...]]:
     commits: dict[bytes, None] = {}
     libraries: dict[bytes, None] = {}
     hits = 0
+    data = elf.data
     for start, end in readonly_ranges(elf):
-        for match in _LIBRARY_PATH.finditer(elf.data, start, end):
-            commits[match.group(1)] = None
-            libraries[match.group(2)] = None
-            hits += 1
-            if hits >= _MAX_PATH_HITS or len(libraries) == 3:
-                break
+        at = data.find(_LIBRARY_PREFIX, start, end)
+        while at >= 0:
+            found = _library_path(data, at + len(_LIBRARY_PREFIX), end)
+            if found is not None:
+                commits[found[0]] = None
+                libraries[found[1]] = None
+                hits += 1
+                if hits >= _MAX_PATH_HITS or len(libraries) == 3:
+                    break
+            at = data.find(_LIBRARY_PREFIX, at + 1, end)
         if hits >= _MAX_PATH_HITS:
             break
     return tuple(commits), tuple(sorted(libraries))
+
+
+def _library_path(data: bytes, at: int, end: int) -> tuple[bytes, bytes] | None:
+    """(commit, library) of ``<40 hex>/library/<std|core|alloc>/`` at ``at``, within ``end``."""
+    commit = data[at : min(at + 40, end)]
+    if len(commit) != 40 or commit.strip(_HEX) or data[at + 40 : min(at + 49, end)] != b"/library/":
+        return None
+    rest = data[at + 49 : min(at + 55, end)]
+    for library in _LIBRARY_NAMES:
+        if rest.startswith(library):
+            return commit, library[:-1]
+    return None

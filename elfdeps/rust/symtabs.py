@@ -9,7 +9,6 @@ Public API: :func:`dynsym`, :func:`symtab`, :func:`exports_mangled_names`, :clas
 
 from __future__ import annotations
 
-import re
 import struct
 
 from elfdeps.elf import constants as C
@@ -24,18 +23,31 @@ if TYPE_CHECKING:
 
 __all__ = ["RawSymbol", "dynsym", "exports_mangled_names", "symtab"]
 
-_MANGLED_V0 = re.compile(rb"\0_R[A-Z0-9]")  # literal prefixes: C-speed searches, no alternation
-_MANGLED_LEGACY = re.compile(rb"17h[0-9a-f]{16}E\0")
+_V0_START = b"\0_R"  # then [A-Z0-9]: a v0 name
+_V0_NEXT = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+_LEGACY_HASH = b"17h"  # then 16 hex digits, "E" and the NUL: the end of a legacy name
+_HEX = b"0123456789abcdef"
 
 
 def exports_mangled_names(elf: ElfFile) -> bool:
-    """Whether the dynamic string table holds a Rust-mangled name (C-speed search, no decoding)."""
+    """Whether the dynamic string table holds a Rust-mangled name (C-speed searches of the literal parts,
+    as fast as a regular expression's and without importing one)."""
     if elf.dynamic is None or elf.dynamic.value(C.DT_STRTAB) is None:
         return False
     start, end = elf.string_table_bounds()
+    start = max(start - 1, 0)
     data = elf.data
-    patterns = (_MANGLED_V0, _MANGLED_LEGACY)
-    return any(pattern.search(data, max(start - 1, 0), end) is not None for pattern in patterns)
+    at = data.find(_V0_START, start, end)
+    while at >= 0:
+        if at + 3 < end and data[at + 3] in _V0_NEXT:
+            return True
+        at = data.find(_V0_START, at + 1, end)
+    at = data.find(_LEGACY_HASH, start, end)
+    while at >= 0:
+        if at + 20 < end and data[at + 19 : at + 21] == b"E\0" and not data[at + 3 : at + 19].strip(_HEX):
+            return True
+        at = data.find(_LEGACY_HASH, at + 1, end)
+    return False
 
 
 # -- raw symbol tables ----------------------------------------------------------------------------

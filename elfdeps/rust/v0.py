@@ -10,7 +10,6 @@ Public API: :func:`parse_v0` (used by :func:`elfdeps.rust.mangling.parse`).
 from __future__ import annotations
 
 import codecs
-import re
 
 from elfdeps.rust.names import Crate, MangledName, Scheme
 
@@ -25,15 +24,42 @@ _UNSIGNED = frozenset(b"htmyoj")
 _SIGNED = frozenset(b"aslxni")
 _HEX = frozenset(b"0123456789abcdef")
 _B62 = {c: i for i, c in enumerate(b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")}
-# An identifier with its optional disambiguator: s<base62>_ [u] <decimal> [_]; the bytes follow.
-_IDENTIFIER = re.compile(rb"(?:s([0-9a-zA-Z]*)_)?(u?)(0|[1-9][0-9]{0,5})_?")
-_UNDISAMBIGUATED = re.compile(rb"(u?)(0|[1-9][0-9]{0,5})_?")
-_BASE62 = re.compile(rb"([0-9a-zA-Z]*)_")
-_HEX_DIGITS = re.compile(rb"[0-9a-f]*_")
+_HEX_DIGITS = b"0123456789abcdef"
+_MAX_LENGTH_DIGITS = 6  # an identifier's length: 0, or up to 6 digits without a leading zero
 
 
 class _Invalid(Exception):
     """The name does not follow the grammar (or exceeds a bound)."""
+
+
+# The lexical pieces, scanned by hand (importing and compiling regular expressions cost an audit more
+# than all its v0 names take to parse). Each returns where the piece ends; _Invalid if it is not there.
+
+
+def _run_before_underscore(s: bytes, pos: int, alphabet: bytes | None) -> int:
+    """The end of ``<digits>_`` at ``pos``: digits alphanumeric (``alphabet`` None) or from ``alphabet``;
+    the index of the ``_``."""
+    end = s.find(b"_", pos)
+    if end < 0:
+        raise _Invalid
+    if end > pos:
+        run = s[pos:end]
+        if not (run.isalnum() if alphabet is None else not run.strip(alphabet)):
+            raise _Invalid
+    return end
+
+
+def _length(s: bytes, pos: int, size: int) -> tuple[int, int]:
+    """``(0 | [1-9][0-9]{0,5}) _?`` at ``pos``: (the decimal's value, where the identifier's bytes start)."""
+    if pos >= size or not 48 <= s[pos] <= 57:
+        raise _Invalid
+    end = pos + 1
+    if s[pos] != 48:
+        limit = min(pos + _MAX_LENGTH_DIGITS, size)
+        while end < limit and 48 <= s[end] <= 57:
+            end += 1
+    value = int(s[pos:end])
+    return value, end + 1 if end < size and s[end] == 95 else end
 
 
 _PATH, _TYPE, _CONST = 0, 1, 2
@@ -82,33 +108,42 @@ class _V0:
         return False
 
     def base62(self) -> int:
-        match = _BASE62.match(self.s, self.pos)
-        if match is None:
+        start = self.pos
+        end = _run_before_underscore(self.s, start, None)
+        self.pos = end + 1
+        return _base62_value(self.s[start:end])
+
+    def identifier(self) -> tuple[bytes | None, int, int, bool]:
+        """``[s <base62> _] [u] <length> [_] <bytes>``: (the disambiguator's digits or None, start and
+        end of the bytes, punycode or not)."""
+        s, pos, size = self.s, self.pos, self.size
+        digits = None
+        if pos < size and s[pos] == 115:  # s: disambiguator
+            end = _run_before_underscore(s, pos + 1, None)
+            digits = s[pos + 1 : end]
+            pos = end + 1
+        punycode = pos < size and s[pos] == 117  # u
+        length, start = _length(s, pos + punycode, size)
+        end = start + length
+        if end > size:
             raise _Invalid
-        self.pos = match.end()
-        return _base62_value(match.group(1))
+        self.pos = end
+        return digits, start, end, punycode
 
     def skip_identifier(self) -> None:
         """An identifier with its optional disambiguator (only skipped: its text is not needed)."""
-        match = _IDENTIFIER.match(self.s, self.pos)
-        if match is None:
-            raise _Invalid
-        end = match.end() + int(match.group(3))
-        if end > self.size:
-            raise _Invalid
-        self.pos = end
+        self.identifier()
 
     def undisambiguated(self) -> tuple[int, int, bool]:
         """An identifier without disambiguator: (start, end, punycode) of its bytes."""
-        match = _UNDISAMBIGUATED.match(self.s, self.pos)
-        if match is None:
-            raise _Invalid
-        start = match.end()
-        end = start + int(match.group(2))
-        if end > self.size:
+        s, pos, size = self.s, self.pos, self.size
+        punycode = pos < size and s[pos] == 117  # u
+        length, start = _length(s, pos + punycode, size)
+        end = start + length
+        if end > size:
             raise _Invalid
         self.pos = end
-        return start, end, match.group(1) == b"u"
+        return start, end, punycode
 
     def backref(self, kind: int) -> Crate | None:
         start = self.pos - 1  # the "B"
@@ -187,22 +222,15 @@ class _V0:
             self.base62()
 
     def crate_root(self) -> Crate | None:
-        match = _IDENTIFIER.match(self.s, self.pos)
-        if match is None:
-            raise _Invalid
-        first = match.end()
-        end = first + int(match.group(3))
-        if end > self.size:
-            raise _Invalid
-        self.pos = end
-        key = self.s[match.start() : end]
+        begin = self.pos
+        digits, first, end, punycode = self.identifier()
+        key = self.s[begin:end]
         if key in self.crates:
             crate = self.crates[key]
         else:
             raw = self.s[first:end]
-            if match.group(2):
+            if punycode:
                 raw = _punycode(raw)
-            digits = match.group(1)
             # C3f16, C4f128 (no disambiguator): a type spelled as a crate root by rustc's v0 encoder
             crate = None if digits is None or not raw else Crate(raw, _base62_value(digits) + 1)
             self.crates[key] = crate
@@ -334,10 +362,7 @@ class _V0:
         self.depth -= 1
 
     def hex(self) -> None:
-        match = _HEX_DIGITS.match(self.s, self.pos)
-        if match is None:
-            raise _Invalid
-        self.pos = match.end()
+        self.pos = _run_before_underscore(self.s, self.pos, _HEX_DIGITS) + 1
 
 
 def _punycode(raw: bytes) -> bytes:
