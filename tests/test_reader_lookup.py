@@ -14,9 +14,13 @@ import struct
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from lookup_oracle import elf_h, expected_references
 from reader_facts import lief_lookup_inputs, our_lookup_facts, readelf_relocations
 from reader_fixtures import FIXTURE_NAMES, RELOC_MACHINES
+
+from elfdeps.elf.lookup import gnu_hash
 
 # ---------------------------------------------------------------------------------------- fixtures
 
@@ -100,3 +104,23 @@ def test_audit_of_an_unknown_machine_says_the_class_is_unknown(tmp_path: Path) -
     }
     assert "f" in missing and "var" not in missing, (missing, err.getvalue())
     assert all("does not know this machine's relocation types" in message for message in missing.values())
+
+
+def _dl_new_hash(name: bytes) -> int:
+    """glibc's dl_new_hash as written in dl-hash.h: h = h * 33 + c, from 5381, in 32 bits."""
+    value = 5381
+    for byte in name:
+        value = (value * 33 + byte) % (1 << 32)
+    return value
+
+
+@given(st.binary(max_size=2100))
+def test_gnu_hash_is_dl_new_hash(name: bytes) -> None:
+    assert gnu_hash(name) == _dl_new_hash(name)
+
+
+@pytest.mark.parametrize("size", [0, 1, 2, 1022, 1023, 1024, 1025, 5000])
+def test_gnu_hash_either_side_of_its_table(size: int) -> None:
+    """Names shorter than the powers table take the dot product, longer ones the loop: both agree."""
+    for name in (b"\xff" * size, bytes(range(256)) * (size // 256) + bytes(range(size % 256))):
+        assert gnu_hash(name) == _dl_new_hash(name)
