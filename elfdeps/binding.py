@@ -18,8 +18,11 @@ from elfdeps.elf.reader import ElfFile
 from elfdeps.elf.relocations import RelocClass
 from elfdeps.elf.symbols import Symbol
 from elfdeps.errors import ElfFormatError
-from elfdeps.facts import Fact, Symbolic
+from elfdeps.facts import TYPE_CHECKING, Fact, Symbolic
 from elfdeps.model import LoadResult, Via
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
 
 __all__ = [
     "Binding",
@@ -34,8 +37,9 @@ __all__ = [
     "winner",
 ]
 
-SMALL_TABLE = 8192  # symbols: below this, a set of exported names is cheaper than hash-table probes
-INDEX_COST = 4  # one name put in a scope's index, in probes of a member's set of names
+# A member's set of exported names is built once it pays for itself: when its symbols are no more than
+# the names the run has asked it about (one name put in the set costs about one Bloom-filter probe).
+SET_COST = 1.0
 
 
 class Binding(Fact):
@@ -127,29 +131,38 @@ class _Scope:
         self._defined = cache.defines if cache is not None else {}
         self.members: list[_Member] = []
         self.unreadable: list[tuple[int, str]] = []
-        # Per member, the set that answers "not here" for a small table, or None for a big one
-        # (libLLVM, librustc_driver: their Bloom filter answers, without decoding 40k names first).
-        self._filters: list[tuple[_Member, frozenset[bytes] | None]] = []
         for obj in result.objects:
             if not obj.found or obj.host_path is None or obj.facts is None or not obj.facts.dynamic:
                 continue
             try:
                 elf = files.elf(obj.host_path)
-                table = elf.symbol_table
-                names = None if table.count > SMALL_TABLE else table.definition_names()
+                member = (obj.index, elf, elf.symbol_table)
             except ElfFormatError as error:
                 self.unreadable.append((obj.index, str(error)))
                 continue
-            member = (obj.index, elf, table)
             self.members.append(member)
-            self._filters.append((member, names))
-        # Most scopes hold small libraries only: their filter is a plain set probe per object.
-        small = [(member, names) for member, names in self._filters if names is not None]
-        self._small_filters = small if len(small) == len(self._filters) else None
         self.by_object = {member[0]: member for member in self.members}
-        self._index: dict[bytes, list[int]] | None = None
-        self.indexed = False
+        # name -> the members that may define it (a superset: check_match decides), in scope order
+        self._candidates: dict[bytes, list[_Member]] = {}
         self._answers: dict[tuple[bytes, _Required | None, RelocClass, int], tuple[int | None, tuple[int, ...]]] = {}
+
+    def prepare(self, names: set[bytes], hashes: Mapping[bytes, int]) -> None:
+        """The members that may define each of ``names``, found one member at a time: a C-speed set
+        intersection with the member's exported names where that set exists or pays for itself (its
+        symbols no more than the names the run has asked it about), else a Bloom-filter probe per name
+        (librustc_driver's 21k symbols, libLLVM's 39k: 1.8k names asked, no set built)."""
+        candidates: dict[bytes, list[_Member]] = {name: [] for name in names}
+        for member in self.members:
+            table = member[2]
+            table.asked += len(names)
+            if table.names_ready or table.count <= SET_COST * table.asked:
+                hits: Iterable[bytes] = names & table.definition_names()
+            else:
+                admits = table.admits
+                hits = [name for name in names if admits(hashes[name])]
+            for name in hits:
+                candidates[name].append(member)
+        self._candidates.update(candidates)
 
     def lookup(
         self, reference: _Reference, first: _Member | None, collect_others: bool
@@ -161,50 +174,18 @@ class _Scope:
             known = self._answers[key] = self._lookup(reference, first, collect_others)
         return known
 
-    def plan(self, lookups: int) -> None:
-        """Choose how to search: walk each object's hash table (cheap when the scope holds big libraries
-        and few names are looked up, e.g. rustc's 65k exports for 2k references), or index every
-        exported name of the scope once (cheap when many references meet many objects)."""
-        total_symbols = sum(table.count for _index, _elf, table in self.members)
-        # Indexing a name costs about four probes of a member's set (callgrind, audit of /usr/lib: with
-        # factor 1 the per-scope indexes cost 3% of the run; 4 and 16 cost nothing measurable; a
-        # 10,000-deep chain still gets its index, and stays linear).
-        self.indexed = lookups * len(self.members) > INDEX_COST * total_symbols
-
-    def _definers(self) -> dict[bytes, list[int]]:
-        """Scope positions of the objects that may define each name, built once per scope: a lookup
-        is then one dict probe plus check_match on the few candidates, not a walk over every object."""
-        if self._index is None:
-            index: dict[bytes, list[int]] = {}
-            for position, (_object, _elf, table) in enumerate(self.members):
-                for name in table.definition_names():
-                    positions = index.get(name)
-                    if positions is None:
-                        index[name] = [position]
-                    else:
-                        positions.append(position)
-            self._index = index
-        return self._index
-
     def _lookup(
         self, reference: _Reference, first: _Member | None, collect_others: bool
     ) -> tuple[int | None, tuple[int, ...]]:
         name = reference.name
-        if self.indexed:
-            candidates = [self.members[position] for position in self._definers().get(name, ())]
-        elif self._small_filters is not None:
-            candidates = [member for member, names in self._small_filters if name in names]
-        else:
-            gnu = reference.gnu  # a big table's Bloom filter answers "not here" before any memo is built
-            candidates = [
-                member
-                for member, names in self._filters
-                if (name in names if names is not None else member[2].admits(gnu))
-            ]
+        candidates = self._candidates.get(name)
+        if candidates is None:  # a name not prepared (winner()): each member's Bloom filter says
+            gnu = reference.gnu
+            candidates = self._candidates[name] = [member for member in self.members if member[2].admits(gnu)]
         if first is not None:  # DT_SYMBOLIC: the object itself first, then the global scope
-            candidates.insert(0, first)
+            candidates = [first, *candidates]
         elif reference.reloc_class is RelocClass.COPY and candidates and candidates[0] is self.members[0]:
-            candidates.pop(0)  # a copy relocation is looked up skipping the executable
+            candidates = candidates[1:]  # a copy relocation is looked up skipping the executable
         winner: int | None = None
         others: list[int] = []
         plt = reference.reloc_class is RelocClass.PLT
@@ -430,13 +411,14 @@ def bind(
         for member in scope.members
         if result.objects[member[0]].via is not Via.INTERPRETER and (requesters is None or member[0] in requesters)
     ]
-    lookups = 0
+    names: set[bytes] = set()
     for member in bound:
         try:
-            lookups += len(_prepare(member[1], member[2], cache))
+            references = _prepare(member[1], member[2], cache)
+            names.update(reference.name for reference in references if not reference.binds_to_itself)
         except ElfFormatError:
             continue
-    scope.plan(lookups)
+    scope.prepare(names, {name: cache.hash(name) for name in names})
     for member in bound:
         try:
             _bind_object(scope, member, cache, collect_interposition, bindings)

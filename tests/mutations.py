@@ -153,10 +153,10 @@ MUTATIONS = (
         ("tests/test_binding_differential.py", "tests/test_rust_audit.py"),
     ),
     Mutation(
-        "scope-index-drops-the-last-object",
+        "scope-prepare-drops-the-last-object",
         "elfdeps/binding.py",
-        "            for position, (_object, _elf, table) in enumerate(self.members):\n",
-        "            for position, (_object, _elf, table) in enumerate(self.members[:-1]):\n",
+        "        for member in self.members:\n            table = member[2]\n",
+        "        for member in self.members[:-1]:\n            table = member[2]\n",
         ("tests/test_binding_modes.py",),
     ),
     Mutation(

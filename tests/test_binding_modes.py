@@ -1,7 +1,9 @@
-"""A scope answers lookups in one of two ways (elfdeps.binding._Scope.plan): through each object's set of
-names and Bloom filter, or through one index of the whole scope's names, chosen by cost. Both must give
-the same bindings to the last symbol. Real programs of the system (scripts/test installs them), each bound
-once with the index forced on and once with it forced off; the plan really takes each way."""
+"""A scope finds the objects that may define each referenced name in one of three ways
+(elfdeps.binding._Scope.prepare): a set intersection with an object's exported names, a Bloom-filter probe
+per name, or, for a name nobody prepared, each object's Bloom filter at lookup time. Which one a scope
+takes is a matter of cost only: all must give the same bindings to the last symbol. Real programs of
+the system (scripts/test installs them), each bound with sets forced, Bloom filters forced, and nothing
+prepared; each way is checked to be the one taken."""
 
 from __future__ import annotations
 
@@ -16,26 +18,41 @@ from elfdeps.loader.graph import emulate
 PROGRAMS = ("/usr/bin/ssh", "/usr/bin/python3.11", "/usr/bin/gio", "/usr/bin/ls")
 
 
-def _bound(path: str, index_cost: float, monkeypatch: pytest.MonkeyPatch) -> tuple[BindingReport, list[bool]]:
-    modes: list[bool] = []
-    plan = binding._Scope.plan
-
-    def recording_plan(scope: binding._Scope, lookups: int) -> None:
-        plan(scope, lookups)
-        modes.append(scope.indexed)
-
+def _bound(path: str, mode: str, monkeypatch: pytest.MonkeyPatch) -> tuple[BindingReport, list[bool]]:
+    """The program's bindings, and for each scope member whether its set of names was built."""
+    files = FileCache()
+    result = emulate(path, LoaderEnv(), files)
     with monkeypatch.context() as patch:
-        patch.setattr(binding, "INDEX_COST", index_cost)
-        patch.setattr(binding._Scope, "plan", recording_plan)
-        files = FileCache()
-        result = emulate(path, LoaderEnv(), files)
-        return bind(result, files, collect_interposition=True), modes
+        if mode == "sets":
+            patch.setattr(binding, "SET_COST", float("inf"))
+        elif mode == "bloom":
+            patch.setattr(binding, "SET_COST", 0.0)
+        else:
+            patch.setattr(binding._Scope, "prepare", lambda _scope, _names, _hashes: None)
+        report = bind(result, files, collect_interposition=True)
+    sets = [files.elf(obj.host_path).symbol_table.names_ready for obj in result.objects if obj.found and obj.host_path]
+    return report, sets
 
 
 @pytest.mark.parametrize("path", PROGRAMS)
-def test_indexed_and_unindexed_scopes_bind_alike(path: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    indexed, indexed_modes = _bound(path, 0, monkeypatch)
-    walked, walked_modes = _bound(path, float("inf"), monkeypatch)
-    assert indexed_modes == [True] and walked_modes == [False]
-    assert len(indexed.bindings) > 50
-    assert indexed == walked
+def test_sets_bloom_filters_and_lookup_time_probes_bind_alike(path: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    with_sets, built = _bound(path, "sets", monkeypatch)
+    with_bloom, bloom_built = _bound(path, "bloom", monkeypatch)
+    unprepared, unprepared_built = _bound(path, "unprepared", monkeypatch)
+    assert all(built) and not any(bloom_built) and not any(unprepared_built)
+    assert len(with_sets.bindings) > 50
+    assert with_sets == with_bloom == unprepared
+
+
+def test_a_set_is_built_once_it_pays_for_itself() -> None:
+    """A library gets its set of names when it holds no more symbols than the names asked of it, and
+    keeps its Bloom filter otherwise (ssh asks ~4.5k names: libc's 3k symbols get a set, libcrypto's
+    5.5k do not)."""
+    files = FileCache()
+    program = "/usr/bin/ssh"
+    result = emulate(program, LoaderEnv(), files)
+    bind(result, files, collect_interposition=True)
+    for obj in result.objects:
+        if obj.found and obj.host_path:
+            table = files.elf(obj.host_path).symbol_table
+            assert table.names_ready == (table.count <= binding.SET_COST * table.asked), obj.path

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import struct
 import sys
-from operator import mul
 
 from elfdeps.elf import constants as C
 from elfdeps.elf.symbols import Symbol, address_to_offset, can_bind, decode_symbol, dynsym_count
@@ -32,20 +31,27 @@ def _powers_of_33(count: int) -> tuple[int, ...]:
     return tuple(powers)
 
 
-_POWERS_OF_33 = _powers_of_33(1024)  # mod 2**32; 0.15 ms at import (pow() per item: 1.2 ms)
+# mod 2**32, for names shorter than 640 bytes: int() reads numerals that long whatever the interpreter's
+# int_max_str_digits (640 is the lowest it can be set to). 0.1 ms at import (pow() per item: 0.8 ms).
+_POWERS_OF_33 = _powers_of_33(640)
+_BASE_33 = b"0123456789abcdefghijklmnopqrstuvw"
+_REMAINDER_DIGIT = bytes(_BASE_33[byte % 33] for byte in range(256))  # byte -> its digit c % 33
+_QUOTIENT_DIGIT = bytes(_BASE_33[byte // 33] for byte in range(256))  # byte -> its digit c // 33 (0..7)
 
 
 def gnu_hash(name: bytes) -> int:
     """The DT_GNU_HASH function (dl_new_hash: h = h * 33 + c from 5381, mod 2**32). Binding memoises it
     per run: names recur across objects.
 
-    Unrolled, h is 5381 * 33**n + sum(c_i * 33**(n-1-i)): one C-speed dot product with the powers
-    (a quarter faster than the byte loop over rustc's 1,835 names, 84k bytes); every term stays below
-    2**40, so the sum stays small. Longer names take the loop."""
+    Unrolled, h is 5381 * 33**n + sum(c_i * 33**(n-1-i)): the sum is the name read as a base-33 number
+    whose digits may exceed 32. Splitting each byte into c % 33 and c // 33 gives two proper base-33
+    numerals, which int() reads at C speed: 2.3 times faster than the byte loop over rustc's 1,835
+    names (84k bytes). Longer names take the loop."""
     size = len(name)
-    if size < len(_POWERS_OF_33):
-        terms: int = sum(map(mul, reversed(name), _POWERS_OF_33))
-        return (5381 * _POWERS_OF_33[size] + terms) & 0xFFFFFFFF
+    if 0 < size < len(_POWERS_OF_33):
+        remainders = int(name.translate(_REMAINDER_DIGIT), 33)
+        quotients = int(name.translate(_QUOTIENT_DIGIT), 33)
+        return (5381 * _POWERS_OF_33[size] + remainders + 33 * quotients) & 0xFFFFFFFF
     value = 5381
     for byte in name:
         value = (value * 33 + byte) & 0xFFFFFFFF
@@ -102,6 +108,7 @@ class SymbolTable:
         self._by_name: dict[bytes, list[int]] | None = None
         self._found: dict[bytes, tuple[int, ...]] = {}
         self._definition_names: frozenset[bytes] | None = None
+        self.asked = 0  # names binding has asked this table about in the run (its set pays off beyond)
         self._gnu_views: tuple[Sequence[int], Sequence[int], Sequence[int]] | None = None
         self._bloom: Sequence[int] | None = None  # the Bloom words, once bounds-checked
         self._bloom_bits = 64 if elf.is_64 else 32
@@ -171,6 +178,11 @@ class SymbolTable:
             return None
         elf.unpack_from(f"{4 * (nbucket + nchain)}x", base + 8, "DT_HASH table")
         return nbucket, nchain, base + 8, base + 8 + 4 * nbucket
+
+    @property
+    def names_ready(self) -> bool:
+        """Whether :meth:`definition_names` is built (a set probe is then the cheapest filter)."""
+        return self._definition_names is not None
 
     def definition_names(self) -> frozenset[bytes]:
         """Names that may satisfy a lookup here (``can_bind``, versions aside).
