@@ -160,6 +160,7 @@ class _Scope:
             else:
                 admits = table.admits
                 hits = [name for name in names if admits(hashes[name])]
+                table.admitted.update(hits)  # the lookup's chain walk need not ask again
             for name in hits:
                 candidates[name].append(member)
         self._candidates.update(candidates)

@@ -109,6 +109,7 @@ class SymbolTable:
         self._found: dict[bytes, tuple[int, ...]] = {}
         self._definition_names: frozenset[bytes] | None = None
         self.asked = 0  # names binding has asked this table about in the run (its set pays off beyond)
+        self.admitted: set[bytes] = set()  # names the Bloom filter let through when binding asked first
         self._gnu_views: tuple[Sequence[int], Sequence[int], Sequence[int]] | None = None
         self._bloom: Sequence[int] | None = None  # the Bloom words, once bounds-checked
         self._bloom_bits = 64 if elf.is_64 else 32
@@ -263,7 +264,7 @@ class SymbolTable:
         if self._gnu is not None:
             nbuckets, symoffset = self._gnu[0], self._gnu[1]
             h = gnu_hash(name) if gnu is None else gnu
-            if not self.admits(h):
+            if name not in self.admitted and not self.admits(h):
                 return ()
             _bloom, bucket_words, chain_words = self._gnu_tables(self._gnu)
             index = bucket_words[h % nbuckets]
