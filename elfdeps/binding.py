@@ -155,12 +155,16 @@ class _Scope:
         for member in self.members:
             table = member[2]
             table.asked += len(names)
-            if table.names_ready or table.count <= SET_COST * table.asked:
-                hits: Iterable[bytes] = names & table.definition_names()
-            else:
-                admits = table.admits
-                hits = [name for name in names if admits(hashes[name])]
-                table.admitted.update(hits)  # the lookup's chain walk need not ask again
+            try:
+                if table.names_ready or table.count <= SET_COST * table.asked:
+                    hits: Iterable[bytes] = names & table.definition_names()
+                else:
+                    admits = table.admits
+                    hits = [name for name in names if admits(hashes[name])]
+                    table.admitted.update(hits)  # the lookup's chain walk need not ask again
+            except ElfFormatError as error:  # its Bloom words or string table prove out of bounds
+                self.unreadable.append((member[0], str(error)))
+                continue  # it defines nothing this scope can read; the others still bind
             for name in hits:
                 candidates[name].append(member)
         self._candidates.update(candidates)
@@ -406,7 +410,6 @@ def bind(
     cache = cache if cache is not None else BindingCache()
     scope = _Scope(result, files, cache)
     bindings: list[Binding] = []
-    unreadable = list(scope.unreadable)
     bound = [
         member
         for member in scope.members
@@ -420,6 +423,7 @@ def bind(
         except ElfFormatError:
             continue
     scope.prepare(names, {name: cache.hash(name) for name in names})
+    unreadable = list(scope.unreadable)
     for member in bound:
         try:
             _bind_object(scope, member, cache, collect_interposition, bindings)

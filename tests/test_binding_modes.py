@@ -12,6 +12,7 @@ import pytest
 from elfdeps import binding
 from elfdeps.binding import BindingReport, bind
 from elfdeps.elf.cache import FileCache
+from elfdeps.errors import ElfFormatError
 from elfdeps.loader.environment import LoaderEnv
 from elfdeps.loader.graph import emulate
 
@@ -56,3 +57,33 @@ def test_a_set_is_built_once_it_pays_for_itself() -> None:
         if obj.found and obj.host_path:
             table = files.elf(obj.host_path).symbol_table
             assert table.names_ready == (table.count <= binding.SET_COST * table.asked), obj.path
+
+
+def test_a_library_whose_hash_table_proves_unreadable_is_reported_and_the_rest_still_binds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The Bloom words and chains of DT_GNU_HASH are bounds-checked when first read, which is when the
+    scope prepares its candidates: that library is reported unreadable (as a library whose symbol table
+    cannot be read at all is), no lookup lands in it, and every other reference still binds."""
+    files = FileCache()
+    result = emulate("/usr/bin/ssh", LoaderEnv(), files)
+    healthy = bind(result, files, collect_interposition=True)
+    damaged = next(obj for obj in result.objects if obj.path and "libcrypto" in obj.path)
+    assert damaged.host_path is not None
+    reason = f"{damaged.path}: DT_GNU_HASH chains lie outside the file"
+
+    def out_of_bounds(*_args: object) -> bool:
+        raise ElfFormatError(reason)
+
+    files = FileCache()
+    result = emulate("/usr/bin/ssh", LoaderEnv(), files)
+    table = files.elf(damaged.host_path).symbol_table
+    monkeypatch.setattr(table, "admits", out_of_bounds)
+    monkeypatch.setattr(table, "definition_names", out_of_bounds)
+    report = bind(result, files, collect_interposition=True)
+    assert report.unreadable == ((damaged.index, reason),)
+    assert not any(item.target == damaged.index or damaged.index in item.other_definitions for item in report.bindings)
+    unaffected = [item for item in healthy.bindings if item.target != damaged.index]
+    assert len(unaffected) > 100
+    kept = {(item.requester, item.symbol, item.reloc_class): item.target for item in report.bindings}
+    assert all(kept[(item.requester, item.symbol, item.reloc_class)] == item.target for item in unaffected)
