@@ -8,9 +8,10 @@ code it compiles and execs, ~0.15 ms per enum class; ``list`` defines about thir
 
 A ``Fact`` is a tuple: fields by position and by name, defaults, ``_replace``, ``_fields``,
 ``_asdict``, equality, hashing, ordering, unpacking and pickling as a NamedTuple has them; building
-one is as fast as building a NamedTuple: each class compiles the same kind of ``__new__`` when its
-first instance is made. A ``Symbolic`` member is a ``str`` subclass instance, unique per value, with ``.value``
-and ``.name``; ``Cls(value)`` returns the member and iterating the class lists them.
+one is as fast as building a NamedTuple: a class gets the same kind of ``__new__`` when its first
+instance is made, one compiled body per number of fields renamed to the class's own fields. A
+``Symbolic`` member is a ``str`` subclass instance, unique per value, with ``.value`` and ``.name``;
+``Cls(value)`` returns the member and iterating the class lists them.
 """
 
 from __future__ import annotations
@@ -59,7 +60,9 @@ else:
             namespace["_field_defaults"] = defaults
             return super().__new__(mcs, name, bases, namespace)
 
-    _new_templates = {}  # number of fields -> the code of a __new__ taking that many
+    # number of fields -> the code of a __new__ taking that many: compiled code, not analysis state,
+    # and bounded (a dozen field counts in the whole package)
+    _new_templates = {}
 
     def _new_template(count):
         known = _new_templates.get(count)

@@ -31,6 +31,8 @@ IMPORTERS = sorted(
 PRIVATE_UNDER_TEST = {
     ("tests/test_loader_units.py", "elfdeps.loader.environment", "_system_dirs"),
     ("tests/test_graph.py", "elfdeps.depgraph.rust_standin", "_STD_V0"),
+    ("tests/test_hand_matchers.py", "elfdeps.rust.detect", "_is_hashed_file"),
+    ("tests/test_hand_matchers.py", "elfdeps.rust.metadata", "_library_path"),
 }
 
 

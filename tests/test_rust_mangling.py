@@ -118,6 +118,10 @@ def test_back_reference_and_vendor_suffix() -> None:
     assert parse(REAL_V0[4] + b"X") is None  # trailing garbage is not a suffix
 
 
+def shared_name() -> bytes:
+    return b"_ZN6shared4HITS17he34f143c43c632b9E.llvm.7"
+
+
 def test_legacy_names() -> None:
     shared = parse(b"_ZN6shared4HITS17he34f143c43c632b9E")
     crate = Crate(b"shared", None)
@@ -133,6 +137,10 @@ def test_legacy_names() -> None:
     for cxx in (b"_ZNSt6vectorIiSaIiEE9push_backERKi", b"_ZN3foo3barEv", b"_ZN3foo17h0123456789abcdefEv", b"main"):
         assert parse(cxx) is None and not looks_mangled(cxx)
     assert looks_mangled(b"_RNvC0") and parse(b"_RNvC0") is None
+    # a legacy name claims to be Rust by its hash, parsed or not (a parse failure is then worth counting)
+    assert looks_mangled(b"_ZN4core3fmt5write17h0123456789abcdefE") and looks_mangled(shared_name())
+    assert looks_mangled(b"_ZN17h0123456789abcdefE") and parse(b"_ZN17h0123456789abcdefE") is None
+    assert not looks_mangled(b"_ZN3foo17h0123456789abcdeE")  # 15 hex digits
 
 
 # -- the differential over real symbol tables -----------------------------------------------------

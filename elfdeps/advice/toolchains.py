@@ -13,17 +13,17 @@ import os
 
 from elfdeps.elf.cache import FileCache
 from elfdeps.errors import ElfFormatError
+from elfdeps.rust.names import is_lower_hex
 from elfdeps.rust.objects import rust_facts
 
 __all__ = ["is_libstd", "missing_libstd_note", "toolchain_note"]
 
-_HEX = "0123456789abcdef"
-
 
 def is_libstd(name: str) -> bool:
     """``libstd-<16 hex>.so``: the toolchain's libstd."""
-    digits = name[7:-3]
-    return len(name) == 26 and name.startswith("libstd-") and name.endswith(".so") and not digits.strip(_HEX)
+    if len(name) != 26 or not (name.startswith("libstd-") and name.endswith(".so")):
+        return False
+    return is_lower_hex(os.fsencode(name[7:-3]))
 
 
 def toolchain_name(directory: str) -> str | None:

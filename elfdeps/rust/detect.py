@@ -14,6 +14,7 @@ import os
 from elfdeps.facts import TYPE_CHECKING, Fact
 from elfdeps.rust.mangling import Crate, parse
 from elfdeps.rust.metadata import crate_versions
+from elfdeps.rust.names import is_lower_hex
 from elfdeps.rust.objects import (
     RUNTIME_CRATES,
     SHARED_SYSROOT_CRATES,
@@ -57,7 +58,6 @@ EXAMPLES = 5
 # Unmangled runtime names every std-embedding dylib exports: they interpose even across toolchains.
 RUNTIME_NAMES = frozenset({b"rust_eh_personality", b"rust_begin_unwind", b"rust_panic", b"__rust_alloc"})
 RUST_LINK_TARGETS = frozenset({Kind.RUST_DYLIB, Kind.TOOLCHAIN_STD})
-_HEX = b"0123456789abcdef"
 
 
 class RustObject(Fact):
@@ -357,10 +357,10 @@ def toolchain_mix(objects: Iterable[RustObject], result: LoadResult) -> list[Too
 
 def _is_hashed_file(name: bytes) -> bool:
     """``lib<x>-<16 hex>.so``, as cargo names a dylib of a package (``<x>`` not empty, on one line)."""
-    if not (name.startswith(b"lib") and name.endswith(b".so")) or len(name) < 3 + 1 + 17 + 3:
+    if not (name.startswith(b"lib") and name.endswith(b".so")):
         return False
-    stem, digits = name[3:-20], name[-20:-3]
-    return digits[0] == 45 and not digits[1:].strip(_HEX) and b"\n" not in stem  # 45: "-"
+    stem, dash, digits = name[3:-3].rpartition(b"-")
+    return bool(stem) and bool(dash) and len(digits) == 16 and is_lower_hex(digits) and b"\n" not in stem
 
 
 def soname_mismatches(objects: Iterable[RustObject]) -> list[SonameMismatch]:

@@ -23,13 +23,12 @@ Public API: :func:`parse`, :func:`looks_mangled`, :class:`MangledName`, :class:`
 
 from __future__ import annotations
 
-from elfdeps.rust.names import Crate, MangledName, Scheme
+from elfdeps.rust.names import Crate, MangledName, Scheme, is_legacy_hash
 from elfdeps.rust.v0 import parse_v0
 
 __all__ = ["Crate", "MangledName", "Scheme", "looks_mangled", "parse"]
 
 MAX_NAME = 1 << 16  # longer "names" are refused outright
-_HEX = frozenset(b"0123456789abcdef")
 
 
 def looks_mangled(name: bytes) -> bool:
@@ -61,7 +60,7 @@ def _legacy_hash_end(name: bytes) -> int:
     """Index just past the closing "E" of a legacy Rust name ending in the ``17h<16 hex>`` hash, or 0."""
     end = name.find(b"E", 3)
     while end > 0:
-        if end >= 20 and name[end - 20 : end - 16] == b"17h" and all(c in _HEX for c in name[end - 16 : end]):
+        if end >= 19 and name[end - 19 : end - 17] == b"17" and is_legacy_hash(name[end - 17 : end]):
             tail = name[end + 1 : end + 2]
             if tail in (b"", b"."):
                 return end + 1
@@ -89,7 +88,7 @@ def _parse_legacy(name: bytes) -> MangledName | None:
     if tail and tail[0] != 46:
         return None
     hash_segment = segments.pop()
-    if len(hash_segment) != 17 or hash_segment[0] != 104 or not all(c in _HEX for c in hash_segment[1:]):
+    if not is_legacy_hash(hash_segment):
         return None
     if not all(segment.isascii() for segment in segments):
         return None

@@ -22,6 +22,7 @@ from elfdeps.elf import constants as C
 from elfdeps.errors import ElfFormatError
 from elfdeps.facts import TYPE_CHECKING, Fact
 from elfdeps.rust.mangling import Crate
+from elfdeps.rust.names import is_lower_hex
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -43,7 +44,6 @@ _LIBRARY_PREFIX = b"/rustc/"
 _LIBRARY_NAMES = (b"std/", b"core/", b"alloc/")
 _METADATA_PREFIX = b"\0rust_metadata_"
 _DECLS_PREFIX = b"\0__rustc_proc_macro_decls_"
-_HEX = b"0123456789abcdef"
 _MAX_PATH_HITS = 4096  # panic-location strings examined per file (a real libstd has a few hundred)
 PF_X, PF_W = 0x1, 0x2
 SHF_ALLOC = 0x2
@@ -171,7 +171,7 @@ def _exported_crate(elf: ElfFile) -> Crate | None:
         return None
     for name, rest in _names_after(elf.data, _METADATA_PREFIX, bounds):
         crate, _, digits = rest.rpartition(b"_")
-        if not crate or not 1 <= len(digits) <= 16 or digits.strip(_HEX):
+        if not crate or not 1 <= len(digits) <= 16 or not is_lower_hex(digits):
             continue
         if crate.replace(b"_", b"a").isalnum() and _defined(elf, name):
             return Crate(crate, int(digits, 16))
@@ -185,7 +185,7 @@ def _exports_decls(elf: ElfFile) -> bool:
         return False
     for name, rest in _names_after(elf.data, _DECLS_PREFIX, bounds):
         digits = rest[:-2]
-        if rest.endswith(b"__") and 1 <= len(digits) <= 16 and not digits.strip(_HEX) and _defined(elf, name):
+        if rest.endswith(b"__") and 1 <= len(digits) <= 16 and is_lower_hex(digits) and _defined(elf, name):
             return True
     return False
 
@@ -368,7 +368,7 @@ def _library_paths(elf: ElfFile) -> tuple[tuple[bytes, ...], tuple[bytes, ...]]:
 def _library_path(data: bytes, at: int, end: int) -> tuple[bytes, bytes] | None:
     """(commit, library) of ``<40 hex>/library/<std|core|alloc>/`` at ``at``, within ``end``."""
     commit = data[at : min(at + 40, end)]
-    if len(commit) != 40 or commit.strip(_HEX) or data[at + 40 : min(at + 49, end)] != b"/library/":
+    if len(commit) != 40 or not is_lower_hex(commit) or data[at + 40 : min(at + 49, end)] != b"/library/":
         return None
     rest = data[at + 49 : min(at + 55, end)]
     for library in _LIBRARY_NAMES:

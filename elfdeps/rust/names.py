@@ -4,7 +4,19 @@ from __future__ import annotations
 
 from elfdeps.facts import Fact, Symbolic
 
-__all__ = ["Crate", "MangledName", "Scheme"]
+__all__ = ["LOWER_HEX", "Crate", "MangledName", "Scheme", "is_legacy_hash", "is_lower_hex"]
+
+LOWER_HEX = b"0123456789abcdef"  # the digits of legacy hashes, StableCrateIds and rustc commits
+
+
+def is_lower_hex(text: bytes) -> bool:
+    """Whether ``text`` holds only the digits 0-9a-f (an empty text does)."""
+    return not text.strip(LOWER_HEX)
+
+
+def is_legacy_hash(segment: bytes) -> bool:
+    """``h<16 hex>``: the last path segment of a legacy Rust name (``17h…E``)."""
+    return len(segment) == 17 and segment[:1] == b"h" and is_lower_hex(segment[1:])
 
 
 class Scheme(Symbolic):

@@ -15,6 +15,7 @@ from elfdeps.elf import constants as C
 from elfdeps.elf.symbols import address_to_offset, dynsym_count
 from elfdeps.errors import ElfFormatError
 from elfdeps.facts import TYPE_CHECKING, Fact
+from elfdeps.rust.names import is_legacy_hash
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -26,7 +27,6 @@ __all__ = ["RawSymbol", "dynsym", "exports_mangled_names", "symtab"]
 _V0_START = b"\0_R"  # then [A-Z0-9]: a v0 name
 _V0_NEXT = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
 _LEGACY_HASH = b"17h"  # then 16 hex digits, "E" and the NUL: the end of a legacy name
-_HEX = b"0123456789abcdef"
 
 
 def exports_mangled_names(elf: ElfFile) -> bool:
@@ -44,7 +44,7 @@ def exports_mangled_names(elf: ElfFile) -> bool:
         at = data.find(_V0_START, at + 1, end)
     at = data.find(_LEGACY_HASH, start, end)
     while at >= 0:
-        if at + 20 < end and data[at + 19 : at + 21] == b"E\0" and not data[at + 3 : at + 19].strip(_HEX):
+        if at + 20 < end and data[at + 19 : at + 21] == b"E\0" and is_legacy_hash(data[at + 2 : at + 19]):
             return True
         at = data.find(_LEGACY_HASH, at + 1, end)
     return False

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import codecs
 
-from elfdeps.rust.names import Crate, MangledName, Scheme
+from elfdeps.rust.names import LOWER_HEX, Crate, MangledName, Scheme
 
 __all__ = ["MAX_DEPTH", "parse_v0"]
 
@@ -22,9 +22,7 @@ MAX_PUNYCODE = 256  # a crate name longer than this is not decoded (punycode dec
 _BASIC_TYPES = frozenset(b"abcdefhijlmnopstuvxyz")
 _UNSIGNED = frozenset(b"htmyoj")
 _SIGNED = frozenset(b"aslxni")
-_HEX = frozenset(b"0123456789abcdef")
 _B62 = {c: i for i, c in enumerate(b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")}
-_HEX_DIGITS = b"0123456789abcdef"
 _MAX_LENGTH_DIGITS = 6  # an identifier's length: 0, or up to 6 digits without a leading zero
 
 
@@ -362,7 +360,7 @@ class _V0:
         self.depth -= 1
 
     def hex(self) -> None:
-        self.pos = _run_before_underscore(self.s, self.pos, _HEX_DIGITS) + 1
+        self.pos = _run_before_underscore(self.s, self.pos, LOWER_HEX) + 1
 
 
 def _punycode(raw: bytes) -> bytes:
