@@ -182,24 +182,23 @@ class _Scope:
     def _lookup(
         self, reference: _Reference, first: _Member | None, collect_others: bool
     ) -> tuple[int | None, tuple[int, ...]]:
-        name = reference.name
+        name, gnu, required, reloc_class = reference[0], reference[1], reference[2], reference[3]
         candidates = self._candidates.get(name)
         if candidates is None:  # a name not prepared (winner()): each member's Bloom filter says
-            gnu = reference.gnu
             candidates = self._candidates[name] = [member for member in self.members if member[2].admits(gnu)]
         if first is not None:  # DT_SYMBOLIC: the object itself first, then the global scope
             candidates = [first, *candidates]
-        elif reference.reloc_class is RelocClass.COPY and candidates and candidates[0] is self.members[0]:
+        elif reloc_class is RelocClass.COPY and candidates and candidates[0] is self.members[0]:
             candidates = candidates[1:]  # a copy relocation is looked up skipping the executable
         winner: int | None = None
         others: list[int] = []
-        plt = reference.reloc_class is RelocClass.PLT
-        required = reference.required
+        plt = reloc_class is RelocClass.PLT
+        known = self._defined
         for index, elf, table in candidates:
             key = (elf.path, name, required, plt)
-            defined = self._defined.get(key)
+            defined = known.get(key)
             if defined is None:
-                defined = self._defined[key] = _defines(table, reference)
+                defined = known[key] = _defines(table, name, gnu, required, plt)
             if defined:
                 if winner is None:
                     winner = index
@@ -210,18 +209,19 @@ class _Scope:
         return winner, tuple(others)
 
 
-def _defines(table: SymbolTable, reference: _Reference) -> bool:
-    """check_match over every symbol of that name in one object (dl-lookup.c)."""
-    required = reference.required
+def _defines(table: SymbolTable, name: bytes, gnu: int, required: _Required | None, plt: bool) -> bool:
+    """check_match over every symbol of that name in one object (dl-lookup.c), for a reference of
+    GNU hash ``gnu`` requiring version ``required``, made by a PLT relocation or not."""
     versions: dict[int, VersionEntry] | None = None
     unversioned_candidates = 0
-    for index in table.find(reference.name, reference.gnu):
+    has_versym = table.has_versym
+    for index in table.find(name, gnu):
         symbol = table.symbol(index)
         if not symbol.can_bind:
             continue
-        if reference.reloc_class is RelocClass.PLT and symbol.shndx == C.SHN_UNDEF:
+        if plt and symbol.shndx == C.SHN_UNDEF:
             continue  # a PLT lookup never takes the canonical PLT entry of an undefined symbol
-        if not table.has_versym:
+        if not has_versym:
             return True
         ndx = symbol.version_index
         if required is not None:

@@ -16,14 +16,19 @@ instance is made, one compiled body per number of fields renamed to the class's 
 
 from __future__ import annotations
 
-from operator import itemgetter
-
 TYPE_CHECKING = False  # mypy treats this name as True; importing typing's would cost 3 ms
 if TYPE_CHECKING:
     from enum import StrEnum as Symbolic
     from functools import cached_property as computed_once
     from typing import NamedTuple as Fact
 else:
+    try:  # namedtuple's field descriptor, in C: reading a field costs what indexing does
+        from _collections import _tuplegetter
+    except ImportError:  # an interpreter without it: a property around operator.itemgetter
+        from operator import itemgetter
+
+        def _tuplegetter(position, doc):
+            return property(itemgetter(position), doc=doc)
 
     class computed_once:
         """functools.cached_property without importing functools (and collections) on the list/tree
@@ -53,7 +58,7 @@ else:
             fields = tuple(field for field, kind in annotations.items() if not str(kind).startswith("ClassVar"))
             defaults = {field: namespace.pop(field) for field in fields if field in namespace}
             for position, field in enumerate(fields):
-                namespace[field] = property(itemgetter(position), doc=f"field {position}: {field}")
+                namespace[field] = _tuplegetter(position, f"field {position}: {field}")
             namespace["__slots__"] = ()
             namespace["__new__"] = _first_new  # each class its own: a subclass never inherits a compiled one
             namespace["_fields"] = fields

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import enum
 import pickle
+import subprocess
+import sys
 import typing
 
 import pytest
@@ -86,6 +88,26 @@ def test_make_matches_named_tuple() -> None:
     made = PointFact._make(values)
     assert type(made) is PointFact and made == PointFact(*values) and made.y == 4
     assert tuple(made) == tuple(PointTuple._make(values))
+
+
+def test_fields_read_by_position_with_or_without_the_c_descriptor() -> None:
+    """Fields are namedtuple's C descriptor where the interpreter has it, else a property; both read the
+    tuple's own positions and refuse assignment."""
+    assert type(PointFact.__dict__["y"]) is type(PointTuple.__dict__["y"])
+    script = (
+        "import sys; sys.modules['_collections'] = None\n"  # as on an interpreter without it
+        "from elfdeps import facts\n"
+        "class P(facts.Fact):\n    x: int\n    y: int = 3\n"
+        "p = P(1)\n"
+        "assert isinstance(P.__dict__['y'], property) and (p.x, p.y) == (1, 3), (p.x, p.y)\n"
+        "try:\n    p.x = 2\nexcept AttributeError:\n    print('read-only')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False)
+    assert (done.returncode, done.stdout, done.stderr) == (0, "read-only\n", "")
+    point = PointFact(7, 8)
+    assert (point.x, point.y, point.label) == (7, 8, "p")
+    with pytest.raises(AttributeError):
+        point.x = 2  # type: ignore[misc]
 
 
 def test_a_subclass_keeps_its_own_constructor() -> None:

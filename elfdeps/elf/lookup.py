@@ -86,6 +86,9 @@ class SymbolTable:
 
     def __init__(self, elf: ElfFile) -> None:
         self.elf = elf
+        self._is_64 = elf.is_64
+        self._data = elf.data
+        self._view = memoryview(self._data)  # struct reads through a memoryview cost half those through an mmap
         dynamic = elf.dynamic
         symtab_addr = dynamic.value(C.DT_SYMTAB) if dynamic is not None else None
         self.count = dynsym_count(elf) if symtab_addr is not None else 0
@@ -93,7 +96,6 @@ class SymbolTable:
         self._fmt = elf.byte_order + ("IBBHQQ" if elf.is_64 else "IIIBBH")
         # Compiled once per file: binding reads ~150k entries one at a time in a directory audit.
         self._entry = struct.Struct(self._fmt)
-        self._half = struct.Struct(elf.byte_order + "H")
         self._symtab = address_to_offset(elf, symtab_addr, "DT_SYMTAB") if self.count and symtab_addr is not None else 0
         if self.count:
             elf.unpack_from(f"{self._entry_size * self.count}x", self._symtab, "the dynamic symbol table")
@@ -101,8 +103,16 @@ class SymbolTable:
         self._versym = (
             address_to_offset(elf, versym_addr, "DT_VERSYM") if versym_addr is not None and self.count else None
         )
+        self._versyms: Sequence[int] | None = None
         if self._versym is not None:
             elf.unpack_from(f"{2 * self.count}x", self._versym, "DT_VERSYM")
+            self._versyms = self._words(self._versym, self.count, 2)
+        # The dynamic string table's bounds, looked up once: binding reads thousands of names. (-1, 0)
+        # when there is none: every read then goes to ElfFile.dynamic_string, which says so.
+        try:
+            self._strings = elf.string_table_bounds() if self.count else (-1, 0)
+        except ElfFormatError:
+            self._strings = (-1, 0)
         self._gnu = self._read_gnu_hash() if dynamic is not None else None
         self._sysv = self._read_sysv_hash() if dynamic is not None and self._gnu is None else None
         self._by_name: dict[bytes, list[int]] | None = None
@@ -122,18 +132,29 @@ class SymbolTable:
         return self._versym is not None
 
     def versym(self, index: int) -> int:
-        if self._versym is None:
-            return -1
-        (value,) = self._half.unpack_from(self.elf.data, self._versym + 2 * index)
-        return int(value)
+        versyms = self._versyms
+        return -1 if versyms is None else versyms[index]
+
+    def _name(self, name_index: int) -> bytes:
+        """The symbol name at ``name_index`` of the dynamic string table (ElfFile.dynamic_string, the
+        table's bounds looked up once; that method reads what is out of bounds and says why)."""
+        if not name_index:
+            return b""
+        start, limit = self._strings
+        end = self._data.find(b"\0", start + name_index, limit)
+        if end < 0 or start < 0:
+            return self.elf.dynamic_string(name_index, "symbol name")
+        return self._data[start + name_index : end]
 
     def symbol(self, index: int) -> Symbol:
         known = self._symbols.get(index)
         if known is None:
             if not 0 <= index < self.count:
                 raise ElfFormatError(f"{self.elf.path}: symbol index {index} is outside .dynsym")
-            fields = self._entry.unpack_from(self.elf.data, self._symtab + index * self._entry_size)
-            known = self._symbols[index] = decode_symbol(self.elf, fields, self.versym(index))
+            fields = self._entry.unpack_from(self._view, self._symtab + index * self._entry_size)
+            versyms = self._versyms
+            versym = -1 if versyms is None else versyms[index]
+            known = self._symbols[index] = decode_symbol(self._is_64, fields, versym, self._name(fields[0]))
         return known
 
     def reference(self, index: int) -> tuple[bytes, int, int, int, int]:
@@ -142,17 +163,14 @@ class SymbolTable:
         150k references this way)."""
         if not 0 <= index < self.count:
             raise ElfFormatError(f"{self.elf.path}: symbol index {index} is outside .dynsym")
-        elf = self.elf
-        fields = self._entry.unpack_from(elf.data, self._symtab + index * self._entry_size)
-        if elf.is_64:
+        fields = self._entry.unpack_from(self._view, self._symtab + index * self._entry_size)
+        if self._is_64:
             name_index, info, other, shndx = fields[0], fields[1], fields[2], fields[3]
         else:
             name_index, info, other, shndx = fields[0], fields[3], fields[4], fields[5]
-        name = elf.dynamic_string(name_index, "symbol name") if name_index else b""
-        version = 0
-        if self._versym is not None:
-            version = self._half.unpack_from(elf.data, self._versym + 2 * index)[0] & C.VERSYM_INDEX_MASK
-        return name, info >> 4, other & 0x3, shndx, version
+        versyms = self._versyms
+        version = 0 if versyms is None else versyms[index] & C.VERSYM_INDEX_MASK
+        return self._name(name_index), info >> 4, other & 0x3, shndx, version
 
     def _read_gnu_hash(self) -> tuple[int, int, int, int, int, int, int] | None:
         elf = self.elf
@@ -213,16 +231,13 @@ class SymbolTable:
         return self._definition_names
 
     def _words(self, offset: int, count: int, size: int) -> Sequence[int]:
-        """``count`` words at ``offset`` as a sequence: a zero-copy view when the byte order is native."""
+        """``count`` words of ``size`` bytes (8, 4 or 2) at ``offset`` as a sequence: a zero-copy view when
+        the byte order is native."""
         if self.elf.byte_order == _NATIVE_ORDER and offset % size == 0:
-            view = memoryview(self.elf.data)[offset : offset + count * size]
-            return view.cast("Q") if size == 8 else view.cast("I")
-        code = "Q" if size == 8 else "I"
-        return struct.unpack_from(f"{self.elf.byte_order}{count}{code}", self.elf.data, offset)
-
-    def _name_is(self, index: int, name: bytes) -> bool:
-        """Whether symbol ``index`` is called ``name``, without decoding the whole entry."""
-        return self.symbol(index).name == name
+            view = self._view[offset : offset + count * size]
+            return view.cast("Q") if size == 8 else view.cast("I") if size == 4 else view.cast("H")
+        code = "Q" if size == 8 else "I" if size == 4 else "H"
+        return struct.unpack_from(f"{self.elf.byte_order}{count}{code}", self._data, offset)
 
     def find(self, name: bytes, gnu: int | None = None) -> tuple[int, ...]:
         """Indices of the symbols called ``name`` (defined or not), in table order; memoised."""
@@ -261,17 +276,18 @@ class SymbolTable:
         return bloom[(gnu // bits) % self._bloom_words] & mask == mask
 
     def _find(self, name: bytes, gnu: int | None) -> tuple[int, ...]:
-        if self._gnu is not None:
-            nbuckets, symoffset = self._gnu[0], self._gnu[1]
+        gnu_table = self._gnu
+        if gnu_table is not None:
             h = gnu_hash(name) if gnu is None else gnu
             if name not in self.admitted and not self.admits(h):
                 return ()
-            _bloom, bucket_words, chain_words = self._gnu_tables(self._gnu)
+            _bloom, bucket_words, chain_words = self._gnu_views or self._gnu_tables(gnu_table)
+            nbuckets, symoffset, count, odd = gnu_table[0], gnu_table[1], self.count, h | 1
             index = bucket_words[h % nbuckets]
             found = []
-            while symoffset <= index < self.count:
+            while symoffset <= index < count:
                 chain = chain_words[index - symoffset]
-                if (chain | 1) == (h | 1) and self._name_is(index, name):
+                if chain | 1 == odd and self.symbol(index).name == name:
                     found.append(index)
                 if chain & 1:
                     break
@@ -283,7 +299,7 @@ class SymbolTable:
             (index,) = struct.unpack_from(order + "I", data, buckets + 4 * (elf_hash(name) % nbucket))
             hits, steps = [], 0
             while index and index < min(nchain, self.count) and steps < nchain:
-                if self._name_is(index, name):
+                if self.symbol(index).name == name:
                     hits.append(index)
                 (index,) = struct.unpack_from(order + "I", data, chains + 4 * index)
                 steps += 1

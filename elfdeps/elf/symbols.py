@@ -217,15 +217,16 @@ def read_version_needs(elf: ElfFile) -> tuple[VersionNeed, ...]:
     return tuple(needs)
 
 
-def decode_symbol(elf: ElfFile, fields: tuple[int, ...], versym: int) -> Symbol:
-    """One .dynsym entry from its unpacked fields ("IBBHQQ" on ELF64, "IIIBBH" on ELF32)."""
-    if elf.is_64:
-        name_index, info, other, shndx, value, size = fields
+def decode_symbol(is_64: bool, fields: tuple[int, ...], versym: int, name: bytes) -> Symbol:
+    """One .dynsym entry from its unpacked fields ("IBBHQQ" on ELF64, "IIIBBH" on ELF32; st_name, always
+    the first, is the caller's to read: ``name``)."""
+    if is_64:
+        _, info, other, shndx, value, size = fields
     else:
-        name_index, value, size, info, other, shndx = fields
+        _, value, size, info, other, shndx = fields
     return Symbol._make(  # field order: name, value, size, bind, type, visibility, shndx, version, hidden
         (
-            elf.dynamic_string(name_index, "symbol name") if name_index else b"",
+            name,
             value,
             size,
             info >> 4,
@@ -257,7 +258,8 @@ def read_dynamic_symbols(elf: ElfFile) -> DynamicSymbols:
         raw = elf.data[symtab_at : symtab_at + entry_size * count]
         fmt = elf.byte_order + ("IBBHQQ" if elf.is_64 else "IIIBBH")
         for index, fields in enumerate(struct.iter_unpack(fmt, raw)):
-            symbols.append(decode_symbol(elf, fields, versyms[index] if versyms is not None else -1))
+            name = elf.dynamic_string(fields[0], "symbol name") if fields[0] else b""
+            symbols.append(decode_symbol(elf.is_64, fields, versyms[index] if versyms is not None else -1, name))
     return DynamicSymbols(
         symbols=tuple(symbols),
         definitions=read_version_definitions(elf),
