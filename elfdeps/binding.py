@@ -15,10 +15,11 @@ from elfdeps.elf import constants as C
 from elfdeps.elf.cache import FileCache
 from elfdeps.elf.lookup import SymbolTable, VersionEntry, gnu_hash
 from elfdeps.elf.reader import ElfFile
-from elfdeps.elf.relocations import RelocClass
+from elfdeps.elf.relocations import RelocClass, symbolic_relocations_at_most
 from elfdeps.elf.symbols import Symbol
 from elfdeps.errors import ElfFormatError
 from elfdeps.facts import TYPE_CHECKING, Fact, Symbolic
+from elfdeps.forked import ForkedWork
 from elfdeps.model import LoadResult, Via
 
 if TYPE_CHECKING:
@@ -34,12 +35,16 @@ __all__ = [
     "bind",
     "definers",
     "definitions",
+    "start_binding",
     "winner",
 ]
 
 # A member's set of exported names is built once it pays for itself: when its symbols are no more than
 # the names the run has asked it about (one name put in the set costs about one Bloom-filter probe).
 SET_COST = 1.0
+# A requester is handed to a helper process when it may have this many references: binding them costs
+# ~15 ms per thousand, a fork and the answer's way back ~2 ms.
+HELPER_MIN_REFERENCES = 1000
 
 
 class Binding(Fact):
@@ -392,6 +397,129 @@ def _check_versions(result: LoadResult, scope: _Scope, requesters: frozenset[int
     return problems
 
 
+def _bind_members(
+    scope: _Scope, members: list[_Member], cache: BindingCache, collect_interposition: bool
+) -> tuple[list[Binding], list[tuple[int, str]]]:
+    """The references of ``members`` bound in ``scope`` (prepared for their names first), in member
+    order, and the objects whose symbols could not be read."""
+    names: set[bytes] = set()
+    for member in members:
+        try:
+            references = _prepare(member[1], member[2], cache)
+            names.update(reference.name for reference in references if not reference.binds_to_itself)
+        except ElfFormatError:
+            continue  # reported when the member is bound
+    scope.prepare(names, {name: cache.hash(name) for name in names})
+    bindings: list[Binding] = []
+    unreadable = list(scope.unreadable)
+    for member in members:
+        try:
+            _bind_object(scope, member, cache, collect_interposition, bindings)
+        except ElfFormatError as error:
+            unreadable.append((member[0], str(error)))
+    return bindings, unreadable
+
+
+_RELOC_CLASSES = tuple(RelocClass)  # a Binding crosses the helper's pipe with its class as a position here
+
+
+def _plain(bindings: list[Binding]) -> list[tuple[object, ...]]:
+    """Bindings as marshal writes them (a RelocClass is a str subclass, which it refuses)."""
+    return [(*binding[:3], _RELOC_CLASSES.index(binding[3]), *binding[4:]) for binding in bindings]
+
+
+def _from_plain(value: object) -> list[Binding] | None:
+    """What :func:`_plain` wrote, or None when ``value`` is anything else."""
+    if not isinstance(value, list):
+        return None
+    try:
+        return [Binding._make((*item[:3], _RELOC_CLASSES[item[3]], *item[4:])) for item in value if len(item) == 8]
+    except (TypeError, IndexError):
+        return None
+
+
+class PendingBinding:
+    """A binding under way. With a helper allowed, the requester with the most references is bound by a
+    forked process from the start; :meth:`finish` binds the others here, then gathers the report as one
+    process binding them all would have written it. When the helper fails, or a file proves unreadable
+    on either side, everything is bound again here: the answer never depends on the helper."""
+
+    def __init__(
+        self,
+        result: LoadResult,
+        files: FileCache,
+        cache: BindingCache,
+        collect_interposition: bool,
+        requesters: frozenset[int] | None,
+        helper: bool,
+    ) -> None:
+        self._result, self._files, self._cache = result, files, cache
+        self._collect, self._requesters = collect_interposition, requesters
+        self._scope = _Scope(result, files, cache)
+        self._bound = [
+            member
+            for member in self._scope.members
+            if result.objects[member[0]].via is not Via.INTERPRETER and (requesters is None or member[0] in requesters)
+        ]
+        self._delegated: _Member | None = None
+        self._helper: ForkedWork | None = None
+        heaviest = max(self._bound, key=lambda member: symbolic_relocations_at_most(member[1]), default=None)
+        if (
+            helper
+            and heaviest is not None
+            and not self._scope.unreadable
+            and symbolic_relocations_at_most(heaviest[1]) >= HELPER_MIN_REFERENCES
+        ):
+            work = ForkedWork(lambda: self._bound_by_helper(heaviest))
+            if work.started:
+                self._delegated, self._helper = heaviest, work
+
+    def _bound_by_helper(self, member: _Member) -> list[tuple[object, ...]] | None:
+        bindings, unreadable = _bind_members(self._scope, [member], self._cache, self._collect)
+        return None if unreadable else _plain(bindings)
+
+    def finish(self) -> BindingReport:
+        bindings: list[Binding] | None = None
+        if self._helper is not None and self._delegated is not None:
+            position = self._bound.index(self._delegated)
+            own = self._bound[:position] + self._bound[position + 1 :]
+            own_bindings, unreadable = _bind_members(self._scope, own, self._cache, self._collect)
+            helped = _from_plain(self._helper.result())
+            if helped is not None and not unreadable:
+                # one process writes each requester's bindings in turn, in scope order
+                earlier = {member[0] for member in own[:position]}
+                later = (at for at, binding in enumerate(own_bindings) if binding.requester not in earlier)
+                split = next(later, len(own_bindings))
+                bindings = [*own_bindings[:split], *helped, *own_bindings[split:]]
+            else:  # bound again here, in a fresh scope: the answer of one process
+                self._scope = _Scope(self._result, self._files, self._cache)
+        if bindings is None:
+            bindings, unreadable = _bind_members(self._scope, self._bound, self._cache, self._collect)
+        versions = _check_versions(self._result, self._scope, self._requesters)
+        return BindingReport(tuple(bindings), tuple(versions), tuple(unreadable))
+
+    def cancel(self) -> None:
+        """Stop the helper (the caller gave up before finishing)."""
+        if self._helper is not None:
+            self._helper.cancel()
+
+
+def start_binding(
+    result: LoadResult,
+    files: FileCache,
+    *,
+    cache: BindingCache | None = None,
+    collect_interposition: bool = False,
+    requesters: frozenset[int] | None = None,
+    helper: bool = False,
+) -> PendingBinding:
+    """:func:`bind`, started: with ``helper`` (the caller may use a second CPU), its heaviest requester
+    is bound by a forked process while the caller does other work; ``finish()`` gives the report."""
+    return PendingBinding(
+        result, files, cache if cache is not None else BindingCache(), collect_interposition, requesters, helper
+    )
+
+
 def bind(
     result: LoadResult,
     files: FileCache,
@@ -407,29 +535,10 @@ def bind(
     limits which objects' references are bound (default: all but ld.so, as ldd -r); an audit binds a
     library that is itself audited only once, in its own scope.
     """
-    cache = cache if cache is not None else BindingCache()
-    scope = _Scope(result, files, cache)
-    bindings: list[Binding] = []
-    bound = [
-        member
-        for member in scope.members
-        if result.objects[member[0]].via is not Via.INTERPRETER and (requesters is None or member[0] in requesters)
-    ]
-    names: set[bytes] = set()
-    for member in bound:
-        try:
-            references = _prepare(member[1], member[2], cache)
-            names.update(reference.name for reference in references if not reference.binds_to_itself)
-        except ElfFormatError:
-            continue
-    scope.prepare(names, {name: cache.hash(name) for name in names})
-    unreadable = list(scope.unreadable)
-    for member in bound:
-        try:
-            _bind_object(scope, member, cache, collect_interposition, bindings)
-        except ElfFormatError as error:
-            unreadable.append((member[0], str(error)))
-    return BindingReport(tuple(bindings), tuple(_check_versions(result, scope, requesters)), tuple(unreadable))
+    pending = start_binding(
+        result, files, cache=cache, collect_interposition=collect_interposition, requesters=requesters
+    )
+    return pending.finish()
 
 
 class Definition(Fact):

@@ -160,6 +160,20 @@ MUTATIONS = (
         ("tests/test_binding_modes.py",),
     ),
     Mutation(
+        "helper-bindings-appended-last",
+        "elfdeps/binding.py",
+        "                bindings = [*own_bindings[:split], *helped, *own_bindings[split:]]\n",
+        "                bindings = [*own_bindings, *helped]\n",
+        ("tests/test_binding_helper.py",),
+    ),
+    Mutation(
+        "helper-kept-despite-an-unreadable-library",
+        "elfdeps/binding.py",
+        "            if helped is not None and not unreadable:\n",
+        "            if helped is not None:\n",
+        ("tests/test_binding_helper.py",),
+    ),
+    Mutation(
         "hwcaps-levels-worst-first",
         "elfdeps/loader/hwcaps.py",
         "    return tuple(reversed(supported))",

@@ -21,7 +21,7 @@ from elfdeps.audit.rules import RULES, Finding, Severity
 from elfdeps.audit.symbols import symbol_findings
 from elfdeps.audit.versions import floor_findings, highest_versions
 from elfdeps.audit.walk import Walk, walk
-from elfdeps.binding import BindingCache, BindingReport, bind
+from elfdeps.binding import BindingCache, BindingReport, bind, start_binding
 from elfdeps.elf import constants as C
 from elfdeps.elf.cache import FileCache, OpenFailure
 from elfdeps.errors import ElfFormatError, InputError
@@ -29,6 +29,7 @@ from elfdeps.facts import TYPE_CHECKING, Fact
 from elfdeps.loader.environment import LoaderEnv, TargetCache, TargetSystem
 from elfdeps.loader.graph import emulate
 from elfdeps.model import LoadResult
+from elfdeps.rust.crates import prepare_crate_report
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
@@ -97,11 +98,14 @@ def _identity(path: str | None) -> tuple[int, int] | None:
 
 
 class _Run:
-    """The state of one audit: the run's caches and the identities of the audited files."""
+    """The state of one audit: the run's caches and the identities of the audited files. ``helper``:
+    this process may fork one helper to bind a heavy library's references while it reads the Rust
+    crates (the audit runs in this process alone, and may use two CPUs)."""
 
-    def __init__(self, options: AuditOptions, audited: frozenset[tuple[int, int]]) -> None:
+    def __init__(self, options: AuditOptions, audited: frozenset[tuple[int, int]], *, helper: bool = False) -> None:
         self.options = options
         self.audited = audited
+        self.helper = helper
         self.files = FileCache()
         self.targets = TargetCache()
         self.binding = BindingCache()
@@ -155,11 +159,23 @@ class _Run:
         """``findings`` and those of binding the references, the missing symbols a missing library
         explains folded into its finding."""
         try:
-            report = bind(
-                result, self.files, cache=self.binding, collect_interposition=True, requesters=self._requesters(result)
+            pending = start_binding(
+                result,
+                self.files,
+                cache=self.binding,
+                collect_interposition=True,
+                requesters=self._requesters(result),
+                helper=self.helper,
             )
         except ElfFormatError as error:
             return [*findings, Finding("malformed-elf", Severity.ERROR, path, str(error))]
+        try:
+            prepare_crate_report(result, self.files)  # while the helper binds
+            report = pending.finish()
+        except ElfFormatError as error:
+            return [*findings, Finding("malformed-elf", Severity.ERROR, path, str(error))]
+        finally:
+            pending.cancel()
         findings = [*findings, *symbol_findings(result, report, self.files, target, self.archives)]
         for index, reason in report.unreadable:
             findings.append(Finding("malformed-elf", Severity.ERROR, result.objects[index].path or path, reason))
@@ -277,7 +293,7 @@ def audit_entries(
     if jobs > 1 and len(entry_paths) >= MIN_PARALLEL:
         entries: Iterator[EntryOutcome] = _parallel(entry_paths, options, audited, min(jobs, len(entry_paths)))
     else:
-        entries = map(_Run(options, audited).audit_entry, entry_paths)
+        entries = map(_Run(options, audited, helper=jobs > 1).audit_entry, entry_paths)
     for number, entry in enumerate(entries, 1):
         if progress is not None:
             progress(number, len(entry_paths), entry.path)

@@ -25,7 +25,7 @@ from elfdeps.facts import TYPE_CHECKING, Fact, Symbolic
 if TYPE_CHECKING:
     from elfdeps.elf.reader import ElfFile
 
-__all__ = ["RelocClass", "SymbolReference", "read_symbol_references"]
+__all__ = ["RelocClass", "SymbolReference", "read_symbol_references", "symbolic_relocations_at_most"]
 
 DT_PLTRELSZ, DT_RELA, DT_RELASZ, DT_REL, DT_RELSZ, DT_PLTREL, DT_JMPREL = 2, 7, 8, 17, 18, 20, 23
 DT_RELACOUNT, DT_RELCOUNT = 0x6FFFFFF9, 0x6FFFFFFA
@@ -89,6 +89,20 @@ def _table(elf: ElfFile, addr: int | None, size: int | None, entry_size: int, wh
     count = min(size // entry_size, MAX_RELOCATIONS)
     elf.unpack_from(f"{count * entry_size}x", offset, what)  # bounds check
     return offset, count
+
+
+def symbolic_relocations_at_most(elf: ElfFile) -> int:
+    """An upper bound of the relocations that may name a symbol, from the dynamic section's table sizes
+    alone (no entry read): what a reference costs binding, estimated before reading any."""
+    dynamic = elf.dynamic
+    if dynamic is None:
+        return 0
+    rela = dynamic.value(DT_RELA) is not None or dynamic.value(DT_PLTREL) == DT_RELA
+    entry_size = (3 if rela else 2) * (8 if elf.is_64 else 4)
+    table = dynamic.value(DT_RELASZ if rela else DT_RELSZ) or 0
+    relative = dynamic.value(DT_RELACOUNT if rela else DT_RELCOUNT) or 0
+    plt = dynamic.value(DT_PLTRELSZ) or 0
+    return min(max(table // entry_size - relative, 0) + plt // entry_size, MAX_RELOCATIONS)
 
 
 def read_symbol_references(elf: ElfFile) -> tuple[SymbolReference, ...]:

@@ -24,12 +24,12 @@ from elfdeps.facts import TYPE_CHECKING, Fact
 from elfdeps.rust import detect
 from elfdeps.rust.mangling import Crate
 from elfdeps.rust.objects import (
-    SYMTAB_KINDS,
     SYSROOT_CRATES,
     CrateCode,
     Defines,
     Imports,
     RustFacts,
+    mentions_crate,
     rust_defines,
     rust_facts,
     rust_imports,
@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from elfdeps.elf.reader import ElfFile
     from elfdeps.model import LoadResult
 
-__all__ = ["CrateBuild", "CrateReport", "ImportSite", "ObjectCrates", "crate_report"]
+__all__ = ["CrateBuild", "CrateReport", "ImportSite", "ObjectCrates", "crate_report", "prepare_crate_report"]
 
 NO_CODE = CrateCode(0, 0, ())
 
@@ -87,15 +87,17 @@ class CrateReport(Fact):
     unreadable: tuple[tuple[int, str], ...] = ()  # objects whose symbols could not be read, and why
 
 
-def crate_report(
-    result: LoadResult, files: FileCache, binding: BindingReport | None = None, *, complete: bool = True
-) -> CrateReport:
-    """The crates of a loaded program and their problems (see the module docstring). ``files`` is the
-    run's FileCache (the one the emulation and the binding read through)."""
-    rust: list[tuple[int, ElfFile, RustFacts]] = []
-    paths: dict[int, str] = {}
-    imports: dict[int, Imports] = {}
-    unreadable: list[tuple[int, str]] = []
+class _RustObjects(Fact):
+    """The loaded objects that are Rust, with what crate_report reads of them before any binding."""
+
+    rust: list[tuple[int, ElfFile, RustFacts]]  # (object index, file, facts), in load order
+    paths: dict[int, str]
+    imports: dict[int, Imports]
+    unreadable: list[tuple[int, str]]
+
+
+def _rust_objects(result: LoadResult, files: FileCache) -> _RustObjects:
+    found = _RustObjects([], {}, {}, [])
     for obj in result.objects:
         if not obj.found or obj.host_path is None:
             continue
@@ -103,13 +105,31 @@ def crate_report(
             elf = files.elf(obj.host_path)
             facts = rust_facts(elf)
             if facts.is_rust:
-                imports[obj.index] = rust_imports(elf)
+                found.imports[obj.index] = rust_imports(elf)
         except ElfFormatError as error:  # the audit reports the file as malformed; here it is left out
-            unreadable.append((obj.index, str(error)))
+            found.unreadable.append((obj.index, str(error)))
             continue
         if facts.is_rust:
-            rust.append((obj.index, elf, facts))
-            paths[obj.index] = obj.path or obj.host_path
+            found.rust.append((obj.index, elf, facts))
+            found.paths[obj.index] = obj.path or obj.host_path
+    return found
+
+
+def prepare_crate_report(result: LoadResult, files: FileCache) -> None:
+    """Read now what :func:`crate_report` (``complete=False``) reads whatever the binding says: each
+    object's facts and imports, the definitions of all but the largest Rust object and whether the
+    largest mentions their crates (all memoised on the run's ElfFiles). For a caller whose binding
+    runs in a helper process meanwhile; errors are left for crate_report to meet and report."""
+    _skippable(_rust_objects(result, files).rust)
+
+
+def crate_report(
+    result: LoadResult, files: FileCache, binding: BindingReport | None = None, *, complete: bool = True
+) -> CrateReport:
+    """The crates of a loaded program and their problems (see the module docstring). ``files`` is the
+    run's FileCache (the one the emulation and the binding read through)."""
+    loaded = _rust_objects(result, files)
+    rust, paths, imports, unreadable = loaded.rust, loaded.paths, loaded.imports, loaded.unreadable
     targets = _binding_targets(binding, frozenset(imports))
     unresolved = _unresolved(result, files, imports, targets)
     skipped = None if complete or unresolved else _skippable(rust)
@@ -253,26 +273,6 @@ def _skippable(rust: list[tuple[int, ElfFile, RustFacts]]) -> int | None:
                 names.add(other_facts.crate.name)
         if facts.crate is not None and facts.crate.name in names:
             return None
-        symtab = facts.kind in SYMTAB_KINDS
-        return index if not any(_mentions(elf, name, symtab=symtab) for name in names) else None
+        return index if not any(mentions_crate(elf, name) for name in names) else None
     except ElfFormatError:
         return None  # read everything; the unreadable object is reported by the caller
-
-
-def _mentions(elf: ElfFile, name: bytes, *, symtab: bool) -> bool:
-    """Whether a crate name could be in one of the symbol names its definitions are read from (the
-    dynamic string table, and ``.strtab`` for the kinds whose ``.symtab`` is read): v0 or legacy."""
-    if not name.isascii() or not name.replace(b"_", b"a").isalnum():
-        return True  # punycode: its mangled spelling differs; assume it may be there
-    literals = {b"%d%s" % (len(name), name)}
-    if name[:1] == b"_" or name[:1].isdigit():
-        literals.add(b"%d_%s" % (len(name), name))
-    ranges = []
-    if elf.dynamic is not None:
-        ranges.append(elf.string_table_bounds())
-    if symtab:
-        for section in elf.sections:
-            if section.name == b".strtab":
-                ranges.append((section.offset, min(section.offset + section.size, elf.size)))
-    data = elf.data
-    return any(data.find(literal, start, end) >= 0 for literal in literals for start, end in ranges)

@@ -53,6 +53,7 @@ __all__ = [
     "LegacyExport",
     "RustFacts",
     "Static",
+    "mentions_crate",
     "rust_defines",
     "rust_facts",
     "rust_imports",
@@ -382,3 +383,35 @@ def _mutable_ranges(elf: ElfFile) -> list[tuple[int, int]]:
         if start < end:
             ranges.append((start, end))
     return ranges
+
+
+# -- crate names ----------------------------------------------------------------------------------
+
+
+def mentions_crate(elf: ElfFile, name: bytes) -> bool:
+    """Whether a crate name could be in one of the symbol names ``elf``'s definitions are read from (the
+    dynamic string table, and ``.strtab`` for the kinds whose ``.symtab`` is read): v0 or legacy
+    spelling, C-speed searches (memoised per name)."""
+    slot = _slot(elf)
+    known = slot.setdefault("mentions", {})
+    assert isinstance(known, dict)
+    if name not in known:
+        known[name] = _mentions(elf, name, symtab=rust_facts(elf).kind in SYMTAB_KINDS)
+    return bool(known[name])
+
+
+def _mentions(elf: ElfFile, name: bytes, *, symtab: bool) -> bool:
+    if not name.isascii() or not name.replace(b"_", b"a").isalnum():
+        return True  # punycode: its mangled spelling differs; assume it may be there
+    literals = {b"%d%s" % (len(name), name)}
+    if name[:1] == b"_" or name[:1].isdigit():
+        literals.add(b"%d_%s" % (len(name), name))
+    ranges = []
+    if elf.dynamic is not None:
+        ranges.append(elf.string_table_bounds())
+    if symtab:
+        for section in elf.sections:
+            if section.name == b".strtab":
+                ranges.append((section.offset, min(section.offset + section.size, elf.size)))
+    data = elf.data
+    return any(data.find(literal, start, end) >= 0 for literal in literals for start, end in ranges)

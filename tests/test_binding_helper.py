@@ -1,0 +1,246 @@
+"""A binding may hand its heaviest requester to a forked helper process (elfdeps.binding.start_binding with
+``helper=True``; the audit does so when it runs in one process and may use two CPUs). The helper is a
+matter of speed only: the report must be the one a single process writes, to the last binding and in
+the same order, and every way the helper can fail (no fork, an exception, a crash, a garbled answer, an
+unreadable file) must end in that same report, bound here instead. ForkedWork itself: values come back,
+failures come back as None, and no child is left behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from elfdeps import binding, forked
+from elfdeps.audit.runner import AuditOptions, audit
+from elfdeps.binding import BindingReport, bind, start_binding
+from elfdeps.elf.cache import FileCache
+from elfdeps.errors import ElfFormatError
+from elfdeps.forked import ForkedWork
+from elfdeps.loader.environment import LoaderEnv
+from elfdeps.loader.graph import emulate
+from elfdeps.model import LoadResult
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PROGRAMS = ("/usr/bin/ssh", "/usr/bin/python3.11", "/usr/bin/gio", "/usr/bin/ls")
+
+
+def _rustc() -> str:
+    sysroot = subprocess.run(["rustc", "--print", "sysroot"], capture_output=True, text=True, check=True).stdout
+    return os.path.join(sysroot.strip(), "bin", "rustc")
+
+
+class _Counted(ForkedWork):
+    """ForkedWork that counts the helpers started (in this process)."""
+
+    started_helpers = 0
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        if self.started:
+            _Counted.started_helpers += 1
+
+
+def _loaded(path: str) -> tuple[LoadResult, FileCache]:
+    files = FileCache()
+    return emulate(path, LoaderEnv(), files), files
+
+
+def _single(path: str, **options: object) -> BindingReport:
+    result, files = _loaded(path)
+    return bind(result, files, **options)  # type: ignore[arg-type]
+
+
+def _helped(path: str, monkeypatch: pytest.MonkeyPatch, **options: object) -> tuple[BindingReport, int]:
+    """The report with a helper forced (any requester heavy enough), and how many helpers started."""
+    result, files = _loaded(path)
+    with monkeypatch.context() as patch:
+        patch.setattr(binding, "HELPER_MIN_REFERENCES", 1)
+        patch.setattr(binding, "ForkedWork", _Counted)
+        before = _Counted.started_helpers
+        report = start_binding(result, files, helper=True, **options).finish()  # type: ignore[arg-type]
+    return report, _Counted.started_helpers - before
+
+
+@pytest.mark.parametrize("path", PROGRAMS)
+@pytest.mark.parametrize("collect", [True, False])
+def test_a_helper_changes_nothing_in_the_report(path: str, collect: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    single = _single(path, collect_interposition=collect)
+    helped, helpers = _helped(path, monkeypatch, collect_interposition=collect)
+    assert helpers == 1
+    assert len(single.bindings) > 50
+    assert helped == single
+
+
+def test_rustc_hands_librustc_driver_to_a_helper_on_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without any threshold lowered: librustc_driver's 1.8k symbolic relocations pass it."""
+    path = _rustc()
+    result, files = _loaded(path)
+    monkeypatch.setattr(binding, "ForkedWork", _Counted)
+    before = _Counted.started_helpers
+    pending = start_binding(result, files, collect_interposition=True, helper=True)
+    assert pending._delegated is not None and "librustc_driver" in pending._delegated[1].path
+    report = pending.finish()
+    assert _Counted.started_helpers - before == 1
+    assert report == _single(path, collect_interposition=True)
+
+
+def test_requesters_subset_and_helper_bind_alike(monkeypatch: pytest.MonkeyPatch) -> None:
+    result, _files = _loaded("/usr/bin/ssh")
+    requesters = frozenset(obj.index for obj in result.objects if obj.found and obj.index % 2 == 0)
+    single = _single("/usr/bin/ssh", requesters=requesters)
+    helped, helpers = _helped("/usr/bin/ssh", monkeypatch, requesters=requesters)
+    assert helpers == 1 and helped == single and {item.requester for item in single.bindings} <= requesters
+
+
+def _failing_fork() -> int:
+    raise OSError(11, "Resource temporarily unavailable")
+
+
+def _raising_helper(_self: object, _member: object) -> object:
+    raise RuntimeError("the helper fails")
+
+
+def _crashing_helper(_self: object, _member: object) -> object:
+    os._exit(3)
+
+
+def _garbled_helper(_self: object, _member: object) -> object:
+    return [(1, b"x", None, 99, False, False, None, ())]  # no such relocation class
+
+
+@pytest.mark.parametrize(
+    ("what", "target", "replacement"),
+    [
+        ("fork", os, _failing_fork),
+        ("exception", binding.PendingBinding, _raising_helper),
+        ("crash", binding.PendingBinding, _crashing_helper),
+        ("garbled", binding.PendingBinding, _garbled_helper),
+    ],
+)
+def test_a_failing_helper_ends_in_the_report_of_one_process(
+    what: str, target: object, replacement: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    single = _single("/usr/bin/ssh", collect_interposition=True)
+    name = "fork" if what == "fork" else "_bound_by_helper"
+    monkeypatch.setattr(target, name, replacement)
+    helped, helpers = _helped("/usr/bin/ssh", monkeypatch, collect_interposition=True)
+    assert helpers == (0 if what == "fork" else 1)
+    assert helped == single
+
+
+@pytest.mark.parametrize("side", ["helper", "here"])
+def test_an_unreadable_library_on_either_side_gives_the_report_of_one_process(
+    side: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """libcrypto's hash table fails when first read: in the helper (the heaviest requester is bound
+    there, and it asks libcrypto) or here; either way the report is the single process's, libcrypto
+    reported once."""
+    reason = "libcrypto: DT_GNU_HASH chains lie outside the file"
+
+    def out_of_bounds(*_args: object) -> bool:
+        raise ElfFormatError(reason)
+
+    def damaged(result: LoadResult, files: FileCache) -> None:
+        library = next(obj for obj in result.objects if obj.path and "libcrypto" in obj.path)
+        assert library.host_path is not None
+        table = files.elf(library.host_path).symbol_table
+        monkeypatch.setattr(table, "admits", out_of_bounds)
+        monkeypatch.setattr(table, "definition_names", out_of_bounds)
+
+    result, files = _loaded("/usr/bin/ssh")
+    damaged(result, files)
+    single = bind(result, files, collect_interposition=True)
+    assert len(single.unreadable) == 1
+
+    result, files = _loaded("/usr/bin/ssh")
+    monkeypatch.setattr(binding, "HELPER_MIN_REFERENCES", 1)
+    if side == "helper":
+        damaged(result, files)  # before the fork: the helper meets it
+        report = start_binding(result, files, collect_interposition=True, helper=True).finish()
+    else:
+        pending = start_binding(result, files, collect_interposition=True, helper=True)
+        damaged(result, files)  # after the fork: only this process meets it
+        report = pending.finish()
+    assert report == single
+
+
+def test_forked_work_brings_a_value_back() -> None:
+    value = [(1, b"name", None, 2, True, False, None, (3, 4)), "text", 10**30]
+    work = ForkedWork(lambda: value)
+    assert work.started and work.result() == value
+    assert work.result() is None  # asked twice: the child is gone
+
+
+def test_forked_work_reports_failures_as_none() -> None:
+    def boom() -> object:
+        raise KeyboardInterrupt
+
+    assert ForkedWork(boom).result() is None
+    assert ForkedWork(object).result() is None  # marshal cannot write it
+    assert ForkedWork(lambda: os._exit(0)).result() is None  # ended without a word
+
+
+def test_a_large_answer_is_read_whole() -> None:
+    """More than a pipe holds (64 KiB): the child waits for the reader, the reader reads to the end."""
+    value = [b"x" * 1000] * 1000
+    assert ForkedWork(lambda: value).result() == value
+
+
+def test_cancel_stops_the_child_and_leaves_no_zombie() -> None:
+    work = ForkedWork(lambda: time.sleep(30))
+    pid = work._pid
+    assert pid is not None
+    started = time.monotonic()
+    work.cancel()
+    assert time.monotonic() - started < 5
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+    assert work.result() is None
+
+
+def test_the_child_leaves_without_flushing_the_parents_output(capfd: pytest.CaptureFixture[str]) -> None:
+    """What the parent had buffered is written once, by the parent (os._exit in the child)."""
+    sys.stdout.write("buffered once")
+    assert ForkedWork(lambda: 1).result() == 1
+    sys.stdout.flush()
+    assert capfd.readouterr().out == "buffered once"
+
+
+def test_forked_is_on_the_lean_import_path() -> None:
+    """ForkedWork costs the start-up nothing but marshal and os (both loaded by the interpreter)."""
+    assert set(forked.__dict__) >= {"marshal", "os"}
+    assert not {"contextlib", "signal", "pickle"} & set(forked.__dict__)
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_an_audit_uses_a_helper_only_when_it_may_use_two_processes(jobs: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One file, audited in this process: with -j 2 librustc_driver goes to a helper, with -j 1 nothing
+    forks; the findings are the same."""
+    monkeypatch.setattr(binding, "ForkedWork", _Counted)
+    before = _Counted.started_helpers
+    report = audit([_rustc()], AuditOptions(LoaderEnv()), jobs=jobs)
+    assert _Counted.started_helpers - before == (1 if jobs > 1 else 0)
+    alone = audit([_rustc()], AuditOptions(LoaderEnv()), jobs=1)
+    assert report.findings == alone.findings and len(alone.entries) == 1
+
+
+def test_the_command_line_report_is_the_same_with_and_without_the_helper() -> None:
+    def audited(jobs: str) -> tuple[int, str]:
+        done = subprocess.run(
+            [sys.executable, "-m", "elfdeps", "audit", "--all", "--json", "--no-progress", "-j", jobs, _rustc()],
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd="/",
+            env={**os.environ, "PYTHONPATH": REPO},
+        )
+        return done.returncode, done.stdout
+
+    helped, alone = audited("2"), audited("1")
+    assert helped == alone
+    assert json.loads(alone[1])["findings"]  # rustc's own files hold findings (--all shows them)
