@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from elfdeps.advice.toolchains import is_libstd
 from elfdeps.audit.versions import parse_floor, split_version
 from elfdeps.rust.detect import _is_hashed_file
+from elfdeps.rust.mangling import looks_mangled, parse
 from elfdeps.rust.metadata import _library_path
 
 VERSION = re.compile(r"^([A-Za-z][A-Za-z_]*?)_?(\d+(?:\.\d+)*)$")
@@ -102,3 +103,20 @@ def test_library_paths_as_the_expression(text_bytes: bytes) -> None:
             found.append(hit)
         at = text_bytes.find(b"/rustc/", at + 1)
     assert found == [(match.group(1), match.group(2)) for match in LIBRARY_PATH.finditer(text_bytes)]
+
+
+LEGACY_PIECES = [b"_ZN", b"3std", b"2io", b"17h", b"h", b"0123456789abcdef", b"E", b".llvm.7", b"4llvm", b"$LT$"]
+
+
+@given(st.lists(st.sampled_from(LEGACY_PIECES), max_size=8).map(lambda pieces: b"_ZN" + b"".join(pieces)))
+@settings(max_examples=1000)
+def test_a_zn_name_without_17h_is_neither_rust_nor_counted(name: bytes) -> None:
+    """rust/symtabs.py skips a ``_ZN`` name that holds no ``17h`` (C++) before cutting it out: what the
+    parser and the unparsed count say of every such name (and of the Rust ones it keeps)."""
+    if b"17h" not in name:
+        assert parse(name) is None and not looks_mangled(name)
+
+
+def test_legacy_names_keep_their_17h() -> None:
+    assert parse(b"_ZN3std2io5stdio6_print17h0123456789abcdefE") is not None
+    assert parse(b"_ZN4llvm5Value8getValueEv") is None and not looks_mangled(b"_ZN4llvm5Value8getValueEv")

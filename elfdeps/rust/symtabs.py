@@ -62,8 +62,9 @@ class RawSymbol(Fact):
 
 
 def _entries(elf: ElfFile, offset: int, count: int, strings: tuple[int, int], *, defined: bool) -> Iterator[RawSymbol]:
-    """Defined (or undefined) symbols whose name looks Rust-mangled (``_R``/``_ZN``), from a raw table:
-    struct.iter_unpack, and a name is cut out of the string table only when its first bytes qualify."""
+    """Defined (or undefined) symbols whose name looks Rust-mangled (``_R``, or ``_ZN`` with a ``17h`` in
+    it), from a raw table: struct.iter_unpack, and a name is cut out of the string table only when its
+    first bytes qualify."""
     data = elf.data
     entry_size = 24 if elf.is_64 else 16
     end = offset + count * entry_size
@@ -95,6 +96,8 @@ def _entries(elf: ElfFile, offset: int, count: int, strings: tuple[int, int], *,
         stop = data.find(b"\0", start, str_end)
         if stop < 0:
             continue
+        if head == b"_ZN" and data.find(_LEGACY_HASH, start, stop) < 0:
+            continue  # C++: a legacy Rust name ends in 17h<16 hex>E (librustc_driver imports 278 C++ names)
         yield RawSymbol(bytes(data[start:stop]), info, other, shndx, value)
 
 
