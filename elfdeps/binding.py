@@ -19,7 +19,7 @@ from elfdeps.elf.relocations import RelocClass, symbolic_relocations_at_most
 from elfdeps.elf.symbols import Symbol
 from elfdeps.errors import ElfFormatError
 from elfdeps.facts import TYPE_CHECKING, Fact, Symbolic
-from elfdeps.forked import ForkedWork
+from elfdeps.forked import ForkedWork, SharedWords
 from elfdeps.model import LoadResult, Via
 
 if TYPE_CHECKING:
@@ -45,6 +45,10 @@ SET_COST = 1.0
 # A requester is handed to a helper process when it may have this many references: binding them costs
 # ~15 ms per thousand, a fork and the answer's way back ~2 ms.
 HELPER_MIN_REFERENCES = 1000
+HELPER_CHUNK = 64  # references the helper binds between two looks at where it must stop
+# Shared words: how many keys the helper has and how far it got (it writes), where it must stop (we write).
+_TOTAL, _PROGRESS, _LIMIT = 0, 1, 2
+_NO_LIMIT = (1 << 64) - 1  # all bits set: a store of a smaller limit seen half-done still reads as no limit
 
 
 class Binding(Fact):
@@ -261,24 +265,32 @@ def _is_symbolic(elf: ElfFile) -> bool:
     return dynamic is not None and (dynamic.value(C.DT_SYMBOLIC) is not None or bool(dynamic.flags & C.DF_SYMBOLIC))
 
 
-def _prepare(elf: ElfFile, table: SymbolTable, cache: BindingCache) -> tuple[_Reference, ...]:
-    prepared = cache.references.get(elf.path)
-    if prepared is not None:
-        return prepared
-    lazy_allowed = not _binds_now(elf)
+_Key = tuple[int, RelocClass, bool]  # (symbol index, relocation class, lazy): one reference as relocated
+
+
+def _reference_keys(elf: ElfFile) -> list[_Key]:
+    """Each (symbol, class) the relocations name, in file order, once (with its first relocation's
+    laziness): what :func:`_prepare` turns into references, listed without reading any symbol."""
     seen: set[tuple[int, RelocClass]] = set()
-    references = []
+    keys = []
+    for symbol_index, reloc_class, lazy in elf.symbol_references:
+        if (symbol_index, reloc_class) not in seen:
+            seen.add((symbol_index, reloc_class))
+            keys.append((symbol_index, reloc_class, lazy))
+    return keys
+
+
+def _references(elf: ElfFile, table: SymbolTable, cache: BindingCache, keys: list[_Key]) -> list[_Reference | None]:
+    """The reference each key makes, or None where the loader looks nothing up (a local symbol binds to
+    its object; a hidden definition too)."""
+    lazy_allowed = not _binds_now(elf)
+    references: list[_Reference | None] = []
     required_by_index: dict[int, _Required | None] = {}  # a file uses a handful of version indices
-    for reference in elf.symbol_references:
-        key = (reference.symbol_index, reference.reloc_class)
-        if key in seen:
-            continue
-        seen.add(key)
-        name, bind, visibility, shndx, version_index = table.reference(reference.symbol_index)
-        if bind == C.STB_LOCAL:
-            continue  # binds to the object itself, no lookup
+    for symbol_index, reloc_class, lazy in keys:
+        name, bind, visibility, shndx, version_index = table.reference(symbol_index)
         defined = shndx != C.SHN_UNDEF
-        if defined and visibility in (C.STV_HIDDEN, C.STV_INTERNAL):
+        if bind == C.STB_LOCAL or (defined and visibility in (C.STV_HIDDEN, C.STV_INTERNAL)):
+            references.append(None)
             continue
         if version_index in required_by_index:
             required = required_by_index[version_index]
@@ -290,21 +302,35 @@ def _prepare(elf: ElfFile, table: SymbolTable, cache: BindingCache) -> tuple[_Re
                     name,
                     cache.hash(name),
                     required,
-                    reference.reloc_class,
-                    reference.lazy and lazy_allowed,
+                    reloc_class,
+                    lazy and lazy_allowed,
                     bind == C.STB_WEAK,
                     defined and visibility == C.STV_PROTECTED,  # a protected definition binds to itself
                 )
             )
         )
-    prepared = cache.references[elf.path] = tuple(references)
+    return references
+
+
+def _prepare(elf: ElfFile, table: SymbolTable, cache: BindingCache) -> tuple[_Reference, ...]:
+    """The file's references (memoised for the run)."""
+    prepared = cache.references.get(elf.path)
+    if prepared is None:
+        references = _references(elf, table, cache, _reference_keys(elf))
+        prepared = cache.references[elf.path] = tuple(reference for reference in references if reference is not None)
     return prepared
 
 
 def _bind_object(scope: _Scope, member: _Member, cache: BindingCache, collect_others: bool, out: list[Binding]) -> None:
-    index, elf, table = member
+    _bind_references(scope, member, _prepare(member[1], member[2], cache), collect_others, out)
+
+
+def _bind_references(
+    scope: _Scope, member: _Member, references: Iterable[_Reference], collect_others: bool, out: list[Binding]
+) -> None:
+    index, elf, _table = member
     symbolic = member if _is_symbolic(elf) else None
-    for reference in _prepare(elf, table, cache):
+    for reference in references:
         target: int | None
         others: tuple[int, ...]
         if reference.binds_to_itself:
@@ -440,9 +466,11 @@ def _from_plain(value: object) -> list[Binding] | None:
 
 class PendingBinding:
     """A binding under way. With a helper allowed, the requester with the most references is bound by a
-    forked process from the start; :meth:`finish` binds the others here, then gathers the report as one
-    process binding them all would have written it. When the helper fails, or a file proves unreadable
-    on either side, everything is bound again here: the answer never depends on the helper."""
+    forked process from the start, in chunks, front to back; :meth:`finish` binds the others here, then
+    takes over the back half of what the helper has not reached (the helper stops where told, or a
+    chunk later), and gathers the report as one process binding them all would have written it. When the
+    helper fails, or a file proves unreadable on either side, everything is bound again here: the answer
+    never depends on the helper, nor on where the two met."""
 
     def __init__(
         self,
@@ -463,6 +491,7 @@ class PendingBinding:
         ]
         self._delegated: _Member | None = None
         self._helper: ForkedWork | None = None
+        self._board = SharedWords(3)
         heaviest = max(self._bound, key=lambda member: symbolic_relocations_at_most(member[1]), default=None)
         if (
             helper
@@ -470,13 +499,44 @@ class PendingBinding:
             and not self._scope.unreadable
             and symbolic_relocations_at_most(heaviest[1]) >= HELPER_MIN_REFERENCES
         ):
+            self._board[_TOTAL], self._board[_PROGRESS], self._board[_LIMIT] = 0, 0, _NO_LIMIT
             work = ForkedWork(lambda: self._bound_by_helper(heaviest))
             if work.started:
                 self._delegated, self._helper = heaviest, work
 
-    def _bound_by_helper(self, member: _Member) -> list[tuple[object, ...]] | None:
-        bindings, unreadable = _bind_members(self._scope, [member], self._cache, self._collect)
-        return None if unreadable else _plain(bindings)
+    def _bind_keys(self, member: _Member, keys: list[_Key], out: list[Binding]) -> list[bool]:
+        """Bind the references of ``keys`` (of ``member``); for each key, whether it made one."""
+        references = _references(member[1], member[2], self._cache, keys)
+        kept = [reference for reference in references if reference is not None]
+        names = {reference.name for reference in kept if not reference.binds_to_itself}
+        self._scope.prepare(names, {name: self._cache.hash(name) for name in names})
+        _bind_references(self._scope, member, kept, self._collect, out)
+        return [reference is not None for reference in references]
+
+    def _bound_by_helper(self, member: _Member) -> list[object] | None:
+        """In the helper: [where it stopped, its bindings], chunk by chunk until the end or the limit."""
+        keys = _reference_keys(member[1])
+        self._board[_TOTAL] = len(keys)
+        bindings: list[Binding] = []
+        position = 0
+        while (end := min(position + HELPER_CHUNK, len(keys), self._board[_LIMIT])) > position:
+            self._bind_keys(member, keys[position:end], bindings)
+            position = self._board[_PROGRESS] = end
+        return None if self._scope.unreadable else [position, _plain(bindings)]
+
+    def _take_over(self, member: _Member) -> tuple[int, list[Binding], list[bool]]:
+        """Here: bind the back half of the keys the helper has not reached (past the chunk it may be
+        binding), after telling it to stop there; (first key taken, its bindings, which keys made one)."""
+        reached, total = self._board[_PROGRESS], self._board[_TOTAL]
+        if total and total - reached <= HELPER_CHUNK:  # done, or nearly: nothing worth taking
+            return total, [], []
+        keys = _reference_keys(member[1])
+        start = reached + HELPER_CHUNK + max(len(keys) - reached - HELPER_CHUNK, 0) // 2
+        if start >= len(keys):
+            return len(keys), [], []
+        self._board[_LIMIT] = start
+        tail: list[Binding] = []
+        return start, tail, self._bind_keys(member, keys[start:], tail)
 
     def finish(self) -> BindingReport:
         bindings: list[Binding] | None = None
@@ -484,14 +544,23 @@ class PendingBinding:
             position = self._bound.index(self._delegated)
             own = self._bound[:position] + self._bound[position + 1 :]
             own_bindings, unreadable = _bind_members(self._scope, own, self._cache, self._collect)
-            helped = _from_plain(self._helper.result())
-            if helped is not None and not unreadable:
-                # one process writes each requester's bindings in turn, in scope order
-                earlier = {member[0] for member in own[:position]}
-                later = (at for at, binding in enumerate(own_bindings) if binding.requester not in earlier)
-                split = next(later, len(own_bindings))
-                bindings = [*own_bindings[:split], *helped, *own_bindings[split:]]
-            else:  # bound again here, in a fresh scope: the answer of one process
+            try:
+                start, tail, made = self._take_over(self._delegated)
+                readable = not unreadable and not self._scope.unreadable
+            except ElfFormatError:
+                start, tail, made, readable = 0, [], [], False
+            helped = self._helper.result()
+            if readable and isinstance(helped, list) and len(helped) == 2:
+                stop, plain = helped
+                front = _from_plain(plain)
+                if front is not None and isinstance(stop, int) and start <= stop <= start + len(made):
+                    # the helper went past the limit by a chunk at most: our copies of those are dropped
+                    tail = tail[sum(made[: stop - start]) :]
+                    earlier = {member[0] for member in own[:position]}
+                    later = (at for at, binding in enumerate(own_bindings) if binding.requester not in earlier)
+                    split = next(later, len(own_bindings))
+                    bindings = [*own_bindings[:split], *front, *tail, *own_bindings[split:]]
+            if bindings is None:  # bound again here, in a fresh scope: the answer of one process
                 self._scope = _Scope(self._result, self._files, self._cache)
         if bindings is None:
             bindings, unreadable = _bind_members(self._scope, self._bound, self._cache, self._collect)

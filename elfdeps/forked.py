@@ -6,13 +6,18 @@ no arguments sent over. Whatever goes wrong there (no fork, a crash, an exceptio
 cannot write, a short read) makes :meth:`ForkedWork.result` return None, and the caller does the work
 itself: a helper process may make a run faster, never change its answer.
 
-Public API: :class:`ForkedWork`.
+:class:`SharedWords` are a few numbers both sides see while the child works (how far it got, where it
+must stop), each written by one side only.
+
+Public API: :class:`ForkedWork`, :class:`SharedWords`.
 """
 
 from __future__ import annotations
 
 import marshal
+import mmap
 import os
+import struct
 
 from elfdeps.facts import TYPE_CHECKING
 
@@ -20,9 +25,26 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any, NoReturn
 
-__all__ = ["ForkedWork"]
+__all__ = ["ForkedWork", "SharedWords"]
 
 _CHUNK = 1 << 16
+_WORD = struct.Struct("=Q")
+
+
+class SharedWords:
+    """``count`` unsigned 64-bit words in memory shared with the children forked after it is made (an
+    anonymous MAP_SHARED mapping). Each word must have one writer: an aligned 8-byte store is seen whole
+    or not at all on x86-64, and a reader that sees the old value must be harmless to the protocol."""
+
+    def __init__(self, count: int) -> None:
+        self._memory = mmap.mmap(-1, _WORD.size * count)
+
+    def __getitem__(self, position: int) -> int:
+        (value,) = _WORD.unpack_from(self._memory, _WORD.size * position)
+        return int(value)
+
+    def __setitem__(self, position: int, value: int) -> None:
+        _WORD.pack_into(self._memory, _WORD.size * position, value)
 
 
 class ForkedWork:

@@ -162,15 +162,22 @@ MUTATIONS = (
     Mutation(
         "helper-bindings-appended-last",
         "elfdeps/binding.py",
-        "                bindings = [*own_bindings[:split], *helped, *own_bindings[split:]]\n",
-        "                bindings = [*own_bindings, *helped]\n",
+        "                    bindings = [*own_bindings[:split], *front, *tail, *own_bindings[split:]]\n",
+        "                    bindings = [*own_bindings, *front, *tail]\n",
+        ("tests/test_binding_helper.py",),
+    ),
+    Mutation(
+        "take-over-keeps-what-the-helper-also-bound",
+        "elfdeps/binding.py",
+        "                    tail = tail[sum(made[: stop - start]) :]\n",
+        "                    tail = tail[sum(made[: stop - start]) - 1 :] if stop > start else tail\n",
         ("tests/test_binding_helper.py",),
     ),
     Mutation(
         "helper-kept-despite-an-unreadable-library",
         "elfdeps/binding.py",
-        "            if helped is not None and not unreadable:\n",
-        "            if helped is not None:\n",
+        "                readable = not unreadable and not self._scope.unreadable\n",
+        "                readable = True\n",
         ("tests/test_binding_helper.py",),
     ),
     Mutation(

@@ -244,3 +244,44 @@ def test_the_command_line_report_is_the_same_with_and_without_the_helper() -> No
     helped, alone = audited("2"), audited("1")
     assert helped == alone
     assert json.loads(alone[1])["findings"]  # rustc's own files hold findings (--all shows them)
+
+
+def _slow_in_the_helper(monkeypatch: pytest.MonkeyPatch, *, ignore_limit: bool = False) -> list[tuple[int, int]]:
+    """Make the helper bind one small chunk every 2 ms (so that this process takes over its back half),
+    optionally never looking at the limit (a helper that read the old limit: it binds everything);
+    returns the list the take-overs are recorded in: (first key taken, keys in all)."""
+    parent = os.getpid()
+    bind_keys = binding.PendingBinding._bind_keys
+    take_over = binding.PendingBinding._take_over
+    taken: list[tuple[int, int]] = []
+
+    def slow(self: binding.PendingBinding, *args: object) -> list[bool]:
+        if os.getpid() != parent:
+            time.sleep(0.002)
+            if ignore_limit:
+                self._board[binding._LIMIT] = binding._NO_LIMIT
+        return bind_keys(self, *args)  # type: ignore[arg-type]
+
+    def recorded(self: binding.PendingBinding, member: object) -> tuple[int, list[binding.Binding], list[bool]]:
+        time.sleep(0.05)  # let the helper start
+        start, tail, made = take_over(self, member)  # type: ignore[arg-type]
+        taken.append((start, len(binding._reference_keys(member[1]))))  # type: ignore[index]
+        return start, tail, made
+
+    monkeypatch.setattr(binding, "HELPER_CHUNK", 8)
+    monkeypatch.setattr(binding.PendingBinding, "_bind_keys", slow)
+    monkeypatch.setattr(binding.PendingBinding, "_take_over", recorded)
+    return taken
+
+
+@pytest.mark.parametrize("ignore_limit", [False, True])
+def test_taking_over_the_helpers_back_half_changes_nothing(ignore_limit: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """This process binds the back half of what the helper has not reached; where the helper stopped (at
+    the limit, or past it: our copies are dropped), the report is the single process's."""
+    single = _single("/usr/bin/ssh", collect_interposition=True)
+    taken = _slow_in_the_helper(monkeypatch, ignore_limit=ignore_limit)
+    helped, helpers = _helped("/usr/bin/ssh", monkeypatch, collect_interposition=True)
+    assert helpers == 1 and len(taken) == 1
+    start, total = taken[0]
+    assert 0 < start < total, "the helper was slow enough for a take-over"
+    assert helped == single
