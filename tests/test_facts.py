@@ -169,3 +169,18 @@ def test_symbolic_matches_str_enum() -> None:
         ColourSymbolic("blue")
     with pytest.raises(ValueError):
         ColourEnum("blue")
+
+
+def test_bodies_written_out_and_made_at_run_time_build_alike() -> None:
+    """Up to 14 fields the body comes from the source (its byte-code cached); more are compiled when
+    first needed: both build the tuple of their arguments, defaults and keywords included."""
+    fact_type = vars(facts)["_FactType"]  # run-time only: mypy sees typing.NamedTuple
+    for count in (0, 1, 2, 14, 15, 23):
+        names = [f"f{position}" for position in range(count)]
+        wide = fact_type(f"Wide{count}", (facts.Fact,), {"__annotations__": dict.fromkeys(names, "int")})
+        values = tuple(range(count))
+        made = wide(*values)
+        assert tuple(made) == values and type(made) is wide
+        assert tuple(wide(**dict(zip(names, values, strict=True)))) == values
+        assert wide.__new__.__code__.co_varnames[: count + 1] == ("_cls", *names)
+    assert len(vars(facts)["_NEW_BODIES"]) == 15
