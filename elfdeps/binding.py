@@ -447,20 +447,23 @@ def _bind_members(
 
 
 _RELOC_CLASSES = tuple(RelocClass)  # a Binding crosses the helper's pipe with its class as a position here
+_RELOC_CODES = {reloc_class: code for code, reloc_class in enumerate(_RELOC_CLASSES)}
 
 
 def _plain(bindings: list[Binding]) -> list[tuple[object, ...]]:
     """Bindings as marshal writes them (a RelocClass is a str subclass, which it refuses)."""
-    return [(*binding[:3], _RELOC_CLASSES.index(binding[3]), *binding[4:]) for binding in bindings]
+    codes = _RELOC_CODES
+    return [(r, s, v, codes[c], lazy, weak, t, o) for r, s, v, c, lazy, weak, t, o in bindings]
 
 
 def _from_plain(value: object) -> list[Binding] | None:
     """What :func:`_plain` wrote, or None when ``value`` is anything else."""
     if not isinstance(value, list):
         return None
+    make, classes = Binding._make, _RELOC_CLASSES
     try:
-        return [Binding._make((*item[:3], _RELOC_CLASSES[item[3]], *item[4:])) for item in value if len(item) == 8]
-    except (TypeError, IndexError):
+        return [make((r, s, v, classes[c], lazy, weak, t, o)) for r, s, v, c, lazy, weak, t, o in value]
+    except (TypeError, ValueError, IndexError):  # not 8 fields, not a tuple, no such class
         return None
 
 
