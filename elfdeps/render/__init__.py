@@ -1,1 +1,1 @@
-"""Renderers: text, JSON (and later SARIF, DOT). They take the output stream as an argument."""
+"""Renderers: text, JSON, SARIF, DOT and HTML. They take the output stream as an argument."""
