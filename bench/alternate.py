@@ -17,12 +17,23 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 
 
-def seconds(command: list[str]) -> float:
+def seconds(command: list[str], env: dict[str, str] | None = None) -> float:
     start = time.perf_counter()
-    subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd="/", check=False)
+    subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd="/", env=env, check=False)
     return time.perf_counter() - start
+
+
+def pairs(
+    first: list[str], second: list[str], count: int, env: dict[str, str] | None = None
+) -> Iterator[tuple[float, float]]:
+    """``count`` pairs of wall times (seconds), each pair timed back to back, as they are timed, after one
+    warm-up of each (the page cache and the byte-code)."""
+    seconds(first, env), seconds(second, env)
+    for _ in range(count):
+        yield seconds(first, env), seconds(second, env)
 
 
 def main(argv: list[str]) -> int:
@@ -30,11 +41,9 @@ def main(argv: list[str]) -> int:
         print(__doc__, file=sys.stderr)
         return 2
     first, second = shlex.split(argv[0]), shlex.split(argv[1])
-    pairs = int(argv[2]) if len(argv) == 3 else 10
-    seconds(first), seconds(second)  # warm the page cache and the byte-code
+    count = int(argv[2]) if len(argv) == 3 else 10
     ratios = []
-    for _ in range(pairs):
-        a, b = seconds(first), seconds(second)
+    for a, b in pairs(first, second, count):
         ratios.append(a / b)
         print(f"{a * 1000:.0f} ms  {b * 1000:.0f} ms  {a / b:.3f}", flush=True)
     print(f"median {statistics.median(ratios):.3f}  min {min(ratios):.3f}  max {max(ratios):.3f}")

@@ -14,8 +14,12 @@ The audit budgets, each group of commands timed in one hyperfine run:
 
     rustc (default; --no-rustc skips it): $(rustc --print sysroot)/bin/rustc, librustc_driver + libLLVM
         elfdeps audit --no-env --no-progress R, elfdeps symbols --no-env R   (python -m, the venv's install)
+        sys.executable ELFDEPS audit --no-env --no-progress R                (the installed command, if ours)
         sys.executable /usr/bin/lddtree R                                    (tree mode)
         sys.executable -c pass                                               (start-up floor)
+      then --pairs N (default 30) alternated pairs of each audit and lddtree (bench/alternate.py): the
+      median of the per-pair ratios is checked against the budget beside hyperfine's ratio of means
+      (a noisy neighbour moves the means of two separately timed blocks; a pair sees one minute)
     --audit-system [DIR] (default /usr/lib/x86_64-linux-gnu; slow: --audit-runs runs, 1 warm-up)
         elfdeps audit --no-env --no-progress -o /dev/null -j 1|-j 2 DIR      (one run over the directory; the
                                                                      budget: -j 2's text report; JSON beside)
@@ -56,6 +60,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import alternate
 import make_tree
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -114,6 +119,23 @@ class Measurement:
 
 
 @dataclass
+class Pairs:
+    """Two commands timed back to back, alternating (bench/alternate.py): the median of the per-pair ratios
+    is what a noisy neighbour moves least (both commands of a pair see the same minute)."""
+
+    tool: str
+    peer: str
+    target: str
+    count: int
+    median: float
+    low: float
+    high: float
+    over_limit: int  # pairs whose ratio is above the budget's limit
+    tool_ms: float  # medians of each side's times
+    peer_ms: float
+
+
+@dataclass
 class Check:
     name: str
     value: float | None
@@ -126,6 +148,7 @@ class Check:
 class Report:
     meta: dict[str, object] = field(default_factory=dict)
     measurements: list[Measurement] = field(default_factory=list)
+    pairs: list[Pairs] = field(default_factory=list)
     agreement: list[dict[str, object]] = field(default_factory=list)
     budgets: list[Check] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -291,6 +314,7 @@ def select_tools(env: dict[str, str], report: Report) -> list[Tool]:
         out = probe([script, "list", sentinel], env)
         if out is not None and out.returncode == 0 and out.stdout == ref.stdout:
             tools.append(Tool("elfdeps-script", "elfdeps list (script)", (script, "list")))
+            report.meta["elfdeps_script"] = script
         else:
             report.notes.append(f"{script} is not this elfdeps (output differs); console script not timed")
     elif tools:
@@ -339,6 +363,10 @@ def rustc_tools(env: dict[str, str], report: Report) -> list[Tool]:
     tools: list[Tool] = []
     if elfdeps_has("audit", env):
         tools.append(Tool("elfdeps-audit", "elfdeps audit", (*elfdeps, "audit", "--no-env", "--no-progress")))
+        script = report.meta.get("elfdeps_script")
+        if isinstance(script, str):  # the command a user types, run by the same interpreter
+            argv = (sys.executable, script, "audit", "--no-env", "--no-progress")
+            tools.append(Tool("elfdeps-audit-script", "elfdeps audit (script)", argv))
     if elfdeps_has("symbols", env):
         tools.append(Tool("elfdeps-symbols", "elfdeps symbols", (*elfdeps, "symbols", "--no-env")))
     if not tools:
@@ -522,6 +550,25 @@ def measure_group(
     return outputs
 
 
+def measure_pairs(tool: Tool, peer: Tool, target: Target, env: dict[str, str], count: int, limit: float) -> Pairs:
+    """``tool`` and ``peer`` on ``target``, timed back to back ``count`` times, alternating."""
+    log(f"timing {count} alternated pairs of {tool.label} and {peer.label} on {target.key}")
+    timed = list(alternate.pairs(tool.command(target), peer.command(target), count, env))
+    ratios = [a / b for a, b in timed]
+    return Pairs(
+        tool.key,
+        peer.key,
+        target.key,
+        count,
+        statistics.median(ratios),
+        min(ratios),
+        max(ratios),
+        sum(ratio > limit for ratio in ratios),
+        statistics.median(a for a, _ in timed) * 1000,
+        statistics.median(b for _, b in timed) * 1000,
+    )
+
+
 # ---------------------------------------------------------------- agreement
 
 
@@ -590,7 +637,11 @@ def budgets(report: Report, small: str) -> list[Check]:
             specs.append((name, (key, target), ("lddtree", target), LIST_BUDGET))
         name = f"list ({label}) time(400) <= 2.2 x time(200)"
         specs.append((name, (key, "tree-400"), (key, "tree-200"), SCALING_BUDGET))
-    for key, what in (("elfdeps-audit", "audit"), ("elfdeps-symbols", "symbols")):
+    for key, what in (
+        ("elfdeps-audit", "audit"),
+        ("elfdeps-audit-script", "audit (script)"),
+        ("elfdeps-symbols", "symbols"),
+    ):
         if find(report, key, RUSTC):
             name = f"{what} <= 3/4 lddtree (tree), {RUSTC}"
             specs.append((name, (key, RUSTC), ("lddtree-tree", RUSTC), AUDIT_BUDGET))
@@ -602,7 +653,17 @@ def budgets(report: Report, small: str) -> list[Check]:
         specs.append((name, ("elfdeps-audit", target), ("ldd-r-loop", target), SYSTEM_BUDGET))
         name = f"audit -j 2 DIR faster than -j 1, {target}"
         specs.append((name, ("elfdeps-audit", target), ("elfdeps-audit-j1", target), 1.0))
-    return [ratio_check(report, *spec) for spec in specs]
+    return [ratio_check(report, *spec) for spec in specs] + [pairs_check(pairs) for pairs in report.pairs]
+
+
+def pairs_check(pairs: Pairs) -> Check:
+    what = "audit (script)" if pairs.tool == "elfdeps-audit-script" else "audit"
+    name = f"{what} <= 3/4 lddtree (tree), {pairs.target}, median of {pairs.count} alternated pairs"
+    detail = (
+        f"pairs {pairs.low:.2f}-{pairs.high:.2f}, {pairs.over_limit} over the limit; "
+        f"medians {pairs.tool_ms:.1f} ms / {pairs.peer_ms:.1f} ms"
+    )
+    return Check(name, pairs.median, AUDIT_BUDGET, pairs.median <= AUDIT_BUDGET, detail)
 
 
 def fmt_ms(value: float) -> str:
@@ -632,7 +693,11 @@ def render(report: Report, targets: list[Target]) -> str:
             elif m.tool in ("lddtree-tree", "ldd-r-loop"):
                 ratios = [
                     f"{e.mean_ms / m.mean_ms:.2f} ({what})"
-                    for key, what in (("elfdeps-audit", "audit"), ("elfdeps-symbols", "symbols"))
+                    for key, what in (
+                        ("elfdeps-audit", "audit"),
+                        ("elfdeps-audit-script", "audit, script"),
+                        ("elfdeps-symbols", "symbols"),
+                    )
                     if (e := find(report, key, target.key))
                 ]
                 ratio = ", ".join(ratios) or "—"
@@ -683,6 +748,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--strict", action="store_true", help="exit 1 if a budget fails or outputs differ")
     parser.add_argument("--rustc", metavar="PATH", help="rustc binary (default: $(rustc --print sysroot)/bin/rustc)")
     parser.add_argument("--no-rustc", action="store_true", help="skip the rustc symbol-binding budget")
+    parser.add_argument(
+        "--pairs", type=int, default=30, help="alternated pairs of the rustc audit and lddtree (0: none)"
+    )
     parser.add_argument(
         "--audit-system",
         nargs="?",
@@ -741,6 +809,10 @@ def main(argv: list[str] | None = None) -> int:
             report.meta["rustc"] = tool_version([rustc, "--version"])
             targets.append(Target(RUSTC, f"rustc's own tree ({rustc}: librustc_driver + libLLVM)", rustc))
             measure_group(tools, targets[-1], env, report, use_hyperfine, args.runs, args.warmup)
+            peer = next((tool for tool in tools if tool.key == "lddtree-tree"), None)
+            for tool in tools if peer is not None and args.pairs else ():
+                if tool.key in ("elfdeps-audit", "elfdeps-audit-script"):
+                    report.pairs.append(measure_pairs(tool, peer, targets[-1], env, args.pairs, AUDIT_BUDGET))
 
     if not args.no_rust_workspace and shutil.which("cargo"):
         import make_rust_workspace
@@ -815,6 +887,7 @@ def main(argv: list[str] | None = None) -> int:
         "meta": report.meta,
         "measurements": [asdict(m) for m in report.measurements],
         "agreement": report.agreement,
+        "pairs": [asdict(p) for p in report.pairs],
         "budgets": [asdict(c) for c in report.budgets],
         "notes": report.notes,
     }
