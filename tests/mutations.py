@@ -92,8 +92,8 @@ MUTATIONS = (
     Mutation(
         "versym-hidden-bit-ignored",
         "elfdeps/elf/symbols.py",
-        "        hidden_version=versym >= 0 and bool(versym & C.VERSYM_HIDDEN),",
-        "        hidden_version=False,",
+        "            versym >= 0 and bool(versym & C.VERSYM_HIDDEN),\n",
+        "            False,  # the hidden bit ignored\n",
         ("tests/test_binding_differential.py", "tests/test_reader_differential.py", "-k", "scenario or fixture"),
     ),
     Mutation(
@@ -120,8 +120,8 @@ MUTATIONS = (
     Mutation(
         "lazy-for-every-plt-table-entry",
         "elfdeps/elf/relocations.py",
-        "SymbolReference(symbol, kind, in_plt and rtype == jump_slot)",
-        "SymbolReference(symbol, kind, in_plt)",
+        "SymbolReference._make((symbol, kind, in_plt and rtype == jump_slot))",
+        "SymbolReference._make((symbol, kind, in_plt))",
         ("tests/test_reader_lookup.py",),
     ),
     Mutation(
