@@ -85,8 +85,8 @@ class ForkedWork:
         finally:
             os.close(self._pipe)
             self._pipe = None
-        succeeded = self._reap() == 0
-        if not succeeded or not chunks:
+        status = self._reap()
+        if status not in (0, None) or not chunks:
             return None
         try:
             value: object = marshal.loads(b"".join(chunks))
@@ -108,15 +108,17 @@ class ForkedWork:
                 pass
             self._reap()
 
-    def _reap(self) -> int:
-        """The child's exit status once it has ended (-1 when it cannot be told)."""
+    def _reap(self) -> int | None:
+        """The child's exit status once it has ended; None when it cannot be told: reaped by someone
+        else (SIGCHLD ignored, or a handler of the embedding program). The value read is then trusted if
+        it decodes: the child writes it whole, after computing it, or not at all."""
         pid, self._pid = self._pid, None
         if pid is None:
             return -1
         try:
             _, status = os.waitpid(pid, 0)
-        except ChildProcessError:  # reaped by someone else (a SIGCHLD handler of the embedding program)
-            return -1
+        except ChildProcessError:
+            return None
         return os.waitstatus_to_exitcode(status)
 
 

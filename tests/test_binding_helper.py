@@ -285,3 +285,17 @@ def test_taking_over_the_helpers_back_half_changes_nothing(ignore_limit: bool, m
     start, total = taken[0]
     assert 0 < start < total, "the helper was slow enough for a take-over"
     assert helped == single
+
+
+def test_a_child_reaped_by_someone_else_still_answers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With SIGCHLD ignored (inherited from a parent shell or CI runner) the kernel reaps the child and
+    waitpid fails: the value read whole is still the answer; a child that wrote nothing still is not."""
+    real_waitpid = os.waitpid
+
+    def reaped_elsewhere(pid: int, options: int) -> tuple[int, int]:
+        real_waitpid(pid, options)
+        raise ChildProcessError(10, "No child processes")
+
+    monkeypatch.setattr(os, "waitpid", reaped_elsewhere)
+    assert ForkedWork(lambda: [1, b"two"]).result() == [1, b"two"]
+    assert ForkedWork(lambda: os._exit(1)).result() is None
