@@ -494,18 +494,16 @@ class PendingBinding:
         ]
         self._delegated: _Member | None = None
         self._helper: ForkedWork | None = None
-        self._board = SharedWords(3)
-        heaviest = max(self._bound, key=lambda member: symbolic_relocations_at_most(member[1]), default=None)
-        if (
-            helper
-            and heaviest is not None
-            and not self._scope.unreadable
-            and symbolic_relocations_at_most(heaviest[1]) >= HELPER_MIN_REFERENCES
-        ):
-            self._board[_TOTAL], self._board[_PROGRESS], self._board[_LIMIT] = 0, 0, _NO_LIMIT
-            work = ForkedWork(lambda: self._bound_by_helper(heaviest))
-            if work.started:
-                self._delegated, self._helper = heaviest, work
+        self.from_helper = 0  # bindings of the report the helper made (0: it had no part in it)
+        if helper and self._bound and not self._scope.unreadable:
+            weights = [symbolic_relocations_at_most(member[1]) for member in self._bound]
+            heaviest = self._bound[weights.index(max(weights))]
+            if max(weights) >= HELPER_MIN_REFERENCES:
+                self._board = SharedWords(3)
+                self._board[_TOTAL], self._board[_PROGRESS], self._board[_LIMIT] = 0, 0, _NO_LIMIT
+                work = ForkedWork(lambda: self._bound_by_helper(heaviest))
+                if work.started:
+                    self._delegated, self._helper = heaviest, work
 
     def _bind_keys(self, member: _Member, keys: list[_Key], out: list[Binding]) -> list[bool]:
         """Bind the references of ``keys`` (of ``member``); for each key, whether it made one."""
@@ -563,6 +561,7 @@ class PendingBinding:
                     later = (at for at, binding in enumerate(own_bindings) if binding.requester not in earlier)
                     split = next(later, len(own_bindings))
                     bindings = [*own_bindings[:split], *front, *tail, *own_bindings[split:]]
+                    self.from_helper = len(front)
             if bindings is None:  # bound again here, in a fresh scope: the answer of one process
                 self._scope = _Scope(self._result, self._files, self._cache)
         if bindings is None:

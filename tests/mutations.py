@@ -167,6 +167,13 @@ MUTATIONS = (
         ("tests/test_binding_helper.py",),
     ),
     Mutation(
+        "helper-answer-never-used",
+        "elfdeps/binding.py",
+        "    make, classes = Binding._make, _RELOC_CLASSES\n",
+        "    return None  # every answer refused: everything bound again here\n",
+        ("tests/test_binding_helper.py",),
+    ),
+    Mutation(
         "take-over-keeps-what-the-helper-also-bound",
         "elfdeps/binding.py",
         "                    tail = tail[sum(made[: stop - start]) :]\n",

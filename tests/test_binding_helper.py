@@ -19,6 +19,7 @@ from elfdeps import binding, forked
 from elfdeps.audit.runner import AuditOptions, audit
 from elfdeps.binding import BindingReport, bind, start_binding
 from elfdeps.elf.cache import FileCache
+from elfdeps.elf.relocations import symbolic_relocations_at_most
 from elfdeps.errors import ElfFormatError
 from elfdeps.forked import ForkedWork
 from elfdeps.loader.environment import LoaderEnv
@@ -55,23 +56,25 @@ def _single(path: str, **options: object) -> BindingReport:
     return bind(result, files, **options)  # type: ignore[arg-type]
 
 
-def _helped(path: str, monkeypatch: pytest.MonkeyPatch, **options: object) -> tuple[BindingReport, int]:
-    """The report with a helper forced (any requester heavy enough), and how many helpers started."""
+def _helped(path: str, monkeypatch: pytest.MonkeyPatch, **options: object) -> tuple[BindingReport, int, int]:
+    """The report with a helper forced (any requester heavy enough), how many helpers started, and how
+    many of the report's bindings the helper made (0 when its answer was not used)."""
     result, files = _loaded(path)
     with monkeypatch.context() as patch:
         patch.setattr(binding, "HELPER_MIN_REFERENCES", 1)
         patch.setattr(binding, "ForkedWork", _Counted)
         before = _Counted.started_helpers
-        report = start_binding(result, files, helper=True, **options).finish()  # type: ignore[arg-type]
-    return report, _Counted.started_helpers - before
+        pending = start_binding(result, files, helper=True, **options)  # type: ignore[arg-type]
+        report = pending.finish()
+    return report, _Counted.started_helpers - before, pending.from_helper
 
 
 @pytest.mark.parametrize("path", PROGRAMS)
 @pytest.mark.parametrize("collect", [True, False])
 def test_a_helper_changes_nothing_in_the_report(path: str, collect: bool, monkeypatch: pytest.MonkeyPatch) -> None:
     single = _single(path, collect_interposition=collect)
-    helped, helpers = _helped(path, monkeypatch, collect_interposition=collect)
-    assert helpers == 1
+    helped, helpers, from_helper = _helped(path, monkeypatch, collect_interposition=collect)
+    assert helpers == 1 and from_helper > 0, "the helper's answer is in the report"
     assert len(single.bindings) > 50
     assert helped == single
 
@@ -85,7 +88,7 @@ def test_rustc_hands_librustc_driver_to_a_helper_on_its_own(monkeypatch: pytest.
     pending = start_binding(result, files, collect_interposition=True, helper=True)
     assert pending._delegated is not None and "librustc_driver" in pending._delegated[1].path
     report = pending.finish()
-    assert _Counted.started_helpers - before == 1
+    assert _Counted.started_helpers - before == 1 and pending.from_helper > 0
     assert report == _single(path, collect_interposition=True)
 
 
@@ -93,8 +96,9 @@ def test_requesters_subset_and_helper_bind_alike(monkeypatch: pytest.MonkeyPatch
     result, _files = _loaded("/usr/bin/ssh")
     requesters = frozenset(obj.index for obj in result.objects if obj.found and obj.index % 2 == 0)
     single = _single("/usr/bin/ssh", requesters=requesters)
-    helped, helpers = _helped("/usr/bin/ssh", monkeypatch, requesters=requesters)
-    assert helpers == 1 and helped == single and {item.requester for item in single.bindings} <= requesters
+    helped, helpers, from_helper = _helped("/usr/bin/ssh", monkeypatch, requesters=requesters)
+    assert helpers == 1 and from_helper > 0 and helped == single
+    assert {item.requester for item in single.bindings} <= requesters
 
 
 def _failing_fork() -> int:
@@ -109,8 +113,21 @@ def _crashing_helper(_self: object, _member: object) -> object:
     os._exit(3)
 
 
-def _garbled_helper(_self: object, _member: object) -> object:
-    return [(1, b"x", None, 99, False, False, None, ())]  # no such relocation class
+_BOUND_BY_HELPER = binding.PendingBinding._bound_by_helper
+
+
+def _garbled_class(self: binding.PendingBinding, member: object) -> object:
+    answer = _BOUND_BY_HELPER(self, member)  # type: ignore[arg-type]
+    assert isinstance(answer, list) and isinstance(answer[1], list)
+    first = answer[1][0]
+    answer[1][0] = (*first[:3], 99, *first[4:])  # no such relocation class
+    return answer
+
+
+def _garbled_stop(self: binding.PendingBinding, member: object) -> object:
+    answer = _BOUND_BY_HELPER(self, member)  # type: ignore[arg-type]
+    assert isinstance(answer, list) and isinstance(answer[0], int)
+    return [answer[0] + 10_000, answer[1]]  # past every key: not where it could have stopped
 
 
 @pytest.mark.parametrize(
@@ -119,7 +136,8 @@ def _garbled_helper(_self: object, _member: object) -> object:
         ("fork", os, _failing_fork),
         ("exception", binding.PendingBinding, _raising_helper),
         ("crash", binding.PendingBinding, _crashing_helper),
-        ("garbled", binding.PendingBinding, _garbled_helper),
+        ("garbled class", binding.PendingBinding, _garbled_class),
+        ("garbled stop", binding.PendingBinding, _garbled_stop),
     ],
 )
 def test_a_failing_helper_ends_in_the_report_of_one_process(
@@ -128,8 +146,8 @@ def test_a_failing_helper_ends_in_the_report_of_one_process(
     single = _single("/usr/bin/ssh", collect_interposition=True)
     name = "fork" if what == "fork" else "_bound_by_helper"
     monkeypatch.setattr(target, name, replacement)
-    helped, helpers = _helped("/usr/bin/ssh", monkeypatch, collect_interposition=True)
-    assert helpers == (0 if what == "fork" else 1)
+    helped, helpers, from_helper = _helped("/usr/bin/ssh", monkeypatch, collect_interposition=True)
+    assert helpers == (0 if what == "fork" else 1) and from_helper == 0
     assert helped == single
 
 
@@ -161,11 +179,11 @@ def test_an_unreadable_library_on_either_side_gives_the_report_of_one_process(
     monkeypatch.setattr(binding, "HELPER_MIN_REFERENCES", 1)
     if side == "helper":
         damaged(result, files)  # before the fork: the helper meets it
-        report = start_binding(result, files, collect_interposition=True, helper=True).finish()
-    else:
-        pending = start_binding(result, files, collect_interposition=True, helper=True)
+    pending = start_binding(result, files, collect_interposition=True, helper=True)
+    if side == "here":
         damaged(result, files)  # after the fork: only this process meets it
-        report = pending.finish()
+    report = pending.finish()
+    assert pending._helper is not None and pending.from_helper == 0, "a helper ran, its answer was not used"
     assert report == single
 
 
@@ -280,8 +298,8 @@ def test_taking_over_the_helpers_back_half_changes_nothing(ignore_limit: bool, m
     the limit, or past it: our copies are dropped), the report is the single process's."""
     single = _single("/usr/bin/ssh", collect_interposition=True)
     taken = _slow_in_the_helper(monkeypatch, ignore_limit=ignore_limit)
-    helped, helpers = _helped("/usr/bin/ssh", monkeypatch, collect_interposition=True)
-    assert helpers == 1 and len(taken) == 1
+    helped, helpers, from_helper = _helped("/usr/bin/ssh", monkeypatch, collect_interposition=True)
+    assert helpers == 1 and len(taken) == 1 and from_helper > 0
     start, total = taken[0]
     assert 0 < start < total, "the helper was slow enough for a take-over"
     assert helped == single
@@ -299,3 +317,18 @@ def test_a_child_reaped_by_someone_else_still_answers(monkeypatch: pytest.Monkey
     monkeypatch.setattr(os, "waitpid", reaped_elsewhere)
     assert ForkedWork(lambda: [1, b"two"]).result() == [1, b"two"]
     assert ForkedWork(lambda: os._exit(1)).result() is None
+
+
+@pytest.mark.parametrize("path", [*PROGRAMS, "rustc"])
+def test_the_reference_estimate_bounds_the_relocations_read(path: str) -> None:
+    """symbolic_relocations_at_most (table sizes only) is never below what the relocation reader finds,
+    and not far above it (DT_RELACOUNT's relative entries are left out), on every object loaded."""
+    result, files = _loaded(_rustc() if path == "rustc" else path)
+    checked = 0
+    for obj in result.objects:
+        if obj.found and obj.host_path is not None:
+            elf = files.elf(obj.host_path)
+            read = len(elf.symbol_references)
+            assert read <= symbolic_relocations_at_most(elf) <= 2 * read + 16, obj.path
+            checked += 1
+    assert checked >= 3

@@ -23,7 +23,7 @@ from elfdeps.errors import ElfFormatError
 from elfdeps.facts import TYPE_CHECKING, Fact, Symbolic
 
 if TYPE_CHECKING:
-    from elfdeps.elf.reader import ElfFile
+    from elfdeps.elf.reader import Dynamic, ElfFile
 
 __all__ = ["RelocClass", "SymbolReference", "read_symbol_references", "symbolic_relocations_at_most"]
 
@@ -91,14 +91,19 @@ def _table(elf: ElfFile, addr: int | None, size: int | None, entry_size: int, wh
     return offset, count
 
 
+def _layout(elf: ElfFile, dynamic: Dynamic) -> tuple[bool, int]:
+    """Whether the relocations carry addends (RELA), and the size of one entry."""
+    rela = dynamic.value(DT_RELA) is not None or dynamic.value(DT_PLTREL) == DT_RELA
+    return rela, (3 if rela else 2) * (8 if elf.is_64 else 4)
+
+
 def symbolic_relocations_at_most(elf: ElfFile) -> int:
     """An upper bound of the relocations that may name a symbol, from the dynamic section's table sizes
     alone (no entry read): what a reference costs binding, estimated before reading any."""
     dynamic = elf.dynamic
     if dynamic is None:
         return 0
-    rela = dynamic.value(DT_RELA) is not None or dynamic.value(DT_PLTREL) == DT_RELA
-    entry_size = (3 if rela else 2) * (8 if elf.is_64 else 4)
+    rela, entry_size = _layout(elf, dynamic)
     table = dynamic.value(DT_RELASZ if rela else DT_RELSZ) or 0
     relative = dynamic.value(DT_RELACOUNT if rela else DT_RELCOUNT) or 0
     plt = dynamic.value(DT_PLTRELSZ) or 0
@@ -113,9 +118,7 @@ def read_symbol_references(elf: ElfFile) -> tuple[SymbolReference, ...]:
     types = _MACHINE_TYPES.get((elf.e_machine, 64 if elf.is_64 else 32))
     known = types is not None
     no_lookup, jump_slot, plt_types, copy_type = types or _UNKNOWN_MACHINE
-    rela = dynamic.value(DT_RELA) is not None or dynamic.value(DT_PLTREL) == DT_RELA
-    word = 8 if elf.is_64 else 4
-    entry_size = (3 if rela else 2) * word
+    rela, entry_size = _layout(elf, dynamic)
     fmt = elf.byte_order + ("QQ" if elf.is_64 else "II") + (("q" if elf.is_64 else "i") if rela else "")
     shift, type_mask = (32, 0xFFFFFFFF) if elf.is_64 else (8, 0xFF)
 
